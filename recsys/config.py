@@ -1,0 +1,200 @@
+"""Typed, validated params sections (one dataclass per stage) read from params.yaml.
+
+Every field carries a `help` text: the CLI prints it, so `recsys <stage> --help` documents every
+key. Unknown keys, wrong types and values outside a field's `choices` stop with one line that
+names the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from recsys.errors import InputError
+
+
+def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A dataclass field with its documentation and optional allowed values."""
+    meta = {"help": help, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class InteractionsFormat:
+    """Where a user's own interactions and titles live and what their columns are called."""
+
+    interactions: Optional[str] = opt(None, "interactions file (.csv or .parquet)")
+    items: Optional[str] = opt(None, "items file (.csv or .parquet) with item ids and titles")
+    user_col: str = opt("user_id", "user column in the interactions file")
+    item_col: str = opt("item_id", "item column in the interactions file")
+    time_col: str = opt("timestamp", "numeric timestamp column in the interactions file")
+    rating_col: Optional[str] = opt(None, "optional rating column (kept only for min_rating)")
+    min_rating: Optional[float] = opt(None, "drop interactions rated below this (needs rating_col)")
+    items_item_col: str = opt("item_id", "item column in the items file")
+    title_col: str = opt("title", "title column in the items file")
+    encoding: str = opt("utf-8", "text encoding of CSV files")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One named dataset: where it comes from and which prompt domain it belongs to."""
+
+    source: str = opt(
+        "movielens-100k", "raw source", ("movielens-100k", "llara", "interactions")
+    )
+    path: Optional[str] = opt(
+        None, "directory of the source files (movielens-100k: none = the packaged copy)"
+    )
+    domain: str = opt("movie", "prompt domain", ("movie", "game", "music artist"))
+    train_from: str = opt(
+        "train",
+        "llara source: build training windows from train_data.df, or from the Val users' "
+        "sequences holding out val_holdout of them for validation",
+        ("train", "val"),
+    )
+    format: InteractionsFormat = opt(InteractionsFormat(), "interactions source only")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """The `data` section: which dataset, and the split protocol for raw sources."""
+
+    dataset: str = opt("movielens", "dataset name: a key of the `datasets` section; names paths")
+    split: str = opt(
+        "user",
+        "user: users split train/val/test by split_ratios; loo: every user's last item is test, "
+        "second last val",
+        ("user", "loo"),
+    )
+    split_ratios: list = opt([0.8, 0.1, 0.1], "train/val/test shares of users (split=user)")
+    max_len: int = opt(10, "most recent items kept in a history")
+    min_history: int = opt(0, "training windows need at least this many history items")
+    n_candidates: int = opt(20, "candidates per val/test example: the target plus K-1 negatives")
+    val_holdout: float = opt(0.1, "llara source with train_from=val: share of Val users held out")
+    missing_title: str = opt(
+        "error", "an item with an empty or missing title: stop, or drop it", ("error", "drop")
+    )
+    seed: int = opt(42, "seed for the user split and candidate sampling")
+
+
+@dataclass(frozen=True)
+class SRParams:
+    """The `sr` section: the sequential recommender whose item embeddings feed the LLM."""
+
+    model: str = opt("sasrec", "backbone", ("sasrec", "gru4rec", "caser"))
+    hidden_size: int = opt(64, "item embedding and hidden size d")
+    max_len: int = opt(10, "history length the model reads (as data.max_len)")
+    dropout: float = opt(0.1, "dropout probability")
+    num_blocks: int = opt(1, "SASRec: self-attention blocks")
+    num_heads: int = opt(1, "SASRec: attention heads")
+    loss: str = opt("ce", "ce: full softmax cross-entropy; bce: BCE with sampled negatives",
+                    ("ce", "bce"))
+    num_negatives: int = opt(1, "bce loss: negatives sampled per example")
+    lr: float = opt(1e-3, "Adam learning rate")
+    weight_decay: float = opt(0.0, "Adam weight decay")
+    batch_size: int = opt(256, "examples per optimiser step")
+    epochs: int = opt(100, "maximum epochs")
+    patience: int = opt(10, "stop after this many epochs without a better validation HR@1")
+    seed: int = opt(42, "seed for initialisation, batching and negatives")
+
+
+def _check_value(value: Any, tp: Any, choices: tuple | None, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_value(value, args[0], choices, where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise InputError(where, f"expected a mapping, got {value!r}")
+        return build(tp, value, where)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    expected = {"int": int, "float": float, "str": str, "bool": bool, "list": list}.get(
+        getattr(tp, "__name__", ""), tp
+    )
+    if isinstance(value, bool) and expected is not bool:
+        raise InputError(where, f"expected {expected.__name__}, got {value!r}")
+    if not isinstance(value, expected):
+        raise InputError(where, f"expected {expected.__name__}, got {value!r}")
+    if choices and value not in choices:
+        raise InputError(where, f"expected one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def build(cls: type, values: dict, where: str) -> Any:
+    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise InputError(f"{where}.{unknown[0]}", f"unknown key (expected one of {', '.join(names)})")
+    kwargs = {
+        key: _check_value(val, hints[key], names[key].metadata.get("choices"), f"{where}.{key}")
+        for key, val in values.items()
+    }
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value parsed as YAML)."""
+    if "=" not in text:
+        raise InputError(f"--set {text}", "expected KEY=VALUE, e.g. data.seed=7")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def load_params(path: Path, overrides: list[str] = ()) -> dict:
+    """Read params.yaml as a dict and apply `--set key=value` overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "params file not found")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise InputError(str(path), "expected a mapping of sections at the top level")
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = params
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return params
+
+
+def section(params: dict, name: str, cls: type, source: str = "params.yaml") -> Any:
+    return build(cls, params.get(name) or {}, f"{source}: {name}")
+
+
+def dataset_spec(params: dict, data: DataParams, source: str = "params.yaml") -> DatasetSpec:
+    """The `datasets.<data.dataset>` entry that says where the chosen dataset comes from."""
+    datasets = params.get("datasets") or {}
+    if data.dataset not in datasets:
+        raise InputError(
+            f"{source}: data.dataset",
+            f"{data.dataset!r} is not a key of the datasets section "
+            f"(expected one of {', '.join(datasets) or 'none defined'})",
+        )
+    return build(DatasetSpec, datasets[data.dataset] or {}, f"{source}: datasets.{data.dataset}")
+
+
+def describe(cls: type, prefix: str) -> str:
+    """One line per key with default and help, for a command's --help text."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            lines.append(describe(type(default), f"{prefix}.{f.name}"))
+            continue
+        choices = f.metadata.get("choices")
+        extra = f" (one of: {', '.join(map(str, choices))})" if choices else ""
+        lines.append(f"{prefix}.{f.name} (default {default!r}){extra}: {f.metadata['help']}")
+    return "\n\n".join(lines)

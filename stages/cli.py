@@ -1,0 +1,26 @@
+"""The `recsys` console script: every DVC stage as a subcommand."""
+
+from __future__ import annotations
+
+import typer
+
+from stages import prepare
+
+app = typer.Typer(
+    help="LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml)."""
+
+
+app.command("prepare", help=prepare.HELP)(prepare.command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,39 @@
+"""`recsys prepare`: raw data -> data/prepared/<dataset>/ (validated Parquet splits, fixed candidates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import print as rprint
+
+from recsys.config import DataParams, DatasetSpec, dataset_spec, describe, load_params, section
+from recsys.data.prepare import prepare
+from recsys.io import atomic_dir
+from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+
+HELP = help_with_params(
+    "Read the dataset named by data.dataset and write items/train/val/test Parquet files and "
+    "stats.json to data/prepared/<dataset>/.",
+    describe(DataParams, "data"),
+    describe(DatasetSpec, "datasets.<name>"),
+)
+
+
+@reports_bad_input
+def command(
+    params_file: Path = ParamsOption,
+    overrides: list[str] = SetOption,
+    out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
+) -> None:
+    params = load_params(params_file, overrides)
+    data = section(params, "data", DataParams, str(params_file))
+    spec = dataset_spec(params, data, str(params_file))
+    out = out or Path("data/prepared") / data.dataset
+    with atomic_dir(out) as tmp:
+        stats = prepare(data, spec, tmp)
+    rprint(
+        f"[green]prepared[/green] {data.dataset} -> {out}: {stats['users']} users, {stats['items']} items, "
+        f"{stats['interactions']} interactions; examples {stats['examples']}"
+    )
