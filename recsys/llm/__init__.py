@@ -1,0 +1,1 @@
+"""The language model side: base model provisioning, projector, embedding splice, LoRA, training."""
