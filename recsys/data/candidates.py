@@ -25,40 +25,50 @@ def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def sample_negatives(
-    seen_rows: np.ndarray, seen_items: np.ndarray, n_rows: int, n_items: int, n_neg: int, rng: np.random.Generator
+    seen_groups: np.ndarray,
+    seen_items: np.ndarray,
+    row_group: np.ndarray,
+    n_items: int,
+    n_neg: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """[n_rows, n_neg] distinct items per row, none among that row's seen items.
+    """[n_rows, n_neg] distinct items per row, none that the row's group (its user) has seen.
 
-    `seen_rows[j]`, `seen_items[j]` says row seen_rows[j] has interacted with seen_items[j].
-    Raises InputError (with the row index) when a row has fewer than n_neg eligible items.
+    `seen_groups[j]`, `seen_items[j]`: group seen_groups[j] interacted with seen_items[j];
+    `row_group[r]` is row r's group. Raises _ShortRow when a row has fewer than n_neg eligible items.
     """
-    seen = _sorted_keys(seen_rows, seen_items, n_items)
-    eligible = n_items - np.bincount(seen // n_items, minlength=n_rows)
+    n_rows = len(row_group)
+    row_group = row_group.astype(np.int64)
+    seen = _sorted_keys(seen_groups, seen_items, n_items)
+    n_groups = int(max(row_group.max(initial=-1), seen_groups.max(initial=-1))) + 1
+    eligible = n_items - np.bincount(seen // n_items, minlength=n_groups)[row_group]
     short = np.flatnonzero(eligible < n_neg)
     if len(short):
         raise _ShortRow(int(short[0]), int(eligible[short[0]]))
     negatives = np.full((n_rows, n_neg), -1, np.int64)  # [N, K-1]
+    chosen = np.empty(0, np.int64)  # row * n_items + item already taken by that row
     filled = np.zeros(n_rows, np.int64)
     todo = np.arange(n_rows)
     for _ in range(_REJECTION_ROUNDS):
         if not len(todo):
             break
-        width = 2 * n_neg + 8
-        draws = rng.integers(0, n_items, size=(len(todo), width))  # [R, W]
-        keys = todo[:, None] * n_items + draws
-        ok = ~_contains(seen, keys)
-        first = np.zeros(keys.size, bool)
-        first[np.unique(keys.ravel(), return_index=True)[1]] = True
-        ok &= first.reshape(keys.shape)
+        draws = rng.integers(0, n_items, size=(len(todo), 2 * n_neg + 8))  # [R, W]
+        row_keys = todo[:, None] * n_items + draws
+        ok = ~_contains(seen, row_group[todo][:, None] * n_items + draws) & ~_contains(chosen, row_keys)
+        first = np.zeros(row_keys.size, bool)
+        first[np.unique(row_keys.ravel(), return_index=True)[1]] = True
+        ok &= first.reshape(row_keys.shape)
         rank = np.cumsum(ok, axis=1) - 1  # position among this row's accepted draws
         take = ok & (rank < (n_neg - filled[todo])[:, None])
         r, c = np.nonzero(take)
         negatives[todo[r], filled[todo[r]] + rank[r, c]] = draws[r, c]
         filled[todo] += take.sum(axis=1)
-        seen = np.union1d(seen, keys[take])
+        chosen = np.union1d(chosen, row_keys[take])
         todo = todo[filled[todo] < n_neg]
     for row in todo:  # dense rows: draw exactly from what is left
-        pool = np.setdiff1d(np.arange(n_items), seen[(seen // n_items) == row] % n_items)
+        group = row_group[row]
+        taken = np.concatenate([seen[(seen // n_items) == group], chosen[(chosen // n_items) == row]]) % n_items
+        pool = np.setdiff1d(np.arange(n_items), taken)
         negatives[row, filled[row]:] = rng.choice(pool, n_neg - filled[row], replace=False)
     return negatives
 
@@ -71,17 +81,22 @@ class _ShortRow(Exception):
 
 def build_candidates(
     targets: np.ndarray,
-    seen_rows: np.ndarray,
+    seen_groups: np.ndarray,
     seen_items: np.ndarray,
     n_items: int,
     k: int,
     rng: np.random.Generator,
+    row_group: np.ndarray | None = None,
     describe_row=lambda row: f"row {row}",
 ) -> np.ndarray:
-    """[N, k] candidate ids per row: the target at a uniformly random position among k-1 negatives."""
+    """[N, k] candidate ids per row: the target at a uniformly random position among k-1 negatives.
+
+    Rows are their own groups unless `row_group` maps several rows (one user's windows) to one.
+    """
     n_rows = len(targets)
+    row_group = np.arange(n_rows) if row_group is None else row_group
     try:
-        negatives = sample_negatives(seen_rows, seen_items, n_rows, n_items, k - 1, rng)
+        negatives = sample_negatives(seen_groups, seen_items, row_group, n_items, k - 1, rng)
     except _ShortRow as err:
         raise InputError(
             describe_row(err.row),
