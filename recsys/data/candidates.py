@@ -8,6 +8,8 @@ caller's generator in a fixed order, so one seed gives one candidate set.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from recsys.errors import InputError
 
@@ -109,3 +111,13 @@ def build_candidates(
     candidates[is_target] = targets
     candidates[~is_target] = negatives.ravel()
     return candidates
+
+
+def example_item_pairs(examples: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(row, item) for every item of each row's history and its target."""
+    history = examples.column("history").combine_chunks()
+    lengths = pc.list_value_length(history).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(examples.num_rows), lengths)
+    items = history.flatten().to_numpy(zero_copy_only=False)
+    targets = examples.column("target").to_numpy()
+    return np.concatenate([rows, np.arange(examples.num_rows)]), np.concatenate([items, targets])

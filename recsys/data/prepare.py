@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.config import DataParams, DatasetSpec
-from recsys.data.candidates import build_candidates
+from recsys.data.candidates import build_candidates, example_item_pairs
 from recsys.data.llara import load_split_files
 from recsys.data.log import validate_log
 from recsys.data.sources import load_interactions, load_movielens
@@ -32,16 +32,6 @@ def check_params(params: DataParams) -> None:
         raise InputError(f"{where}.val_holdout", f"expected a share between 0 and 1, got {params.val_holdout}")
 
 
-def _history_pairs(examples: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """(row, item) for every item of each row's history and its target."""
-    history = examples.column("history").combine_chunks()
-    lengths = pc.list_value_length(history).to_numpy(zero_copy_only=False)
-    rows = np.repeat(np.arange(examples.num_rows), lengths)
-    items = history.flatten().to_numpy(zero_copy_only=False)
-    targets = examples.column("target").to_numpy()
-    return np.concatenate([rows, np.arange(examples.num_rows)]), np.concatenate([items, targets])
-
-
 def _user_pairs(examples: pa.Table, interactions: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """(row, item) for every item each row's user interacted with anywhere in the data set."""
     row_users = examples.column("user_id").to_numpy()  # sorted, one row per user in a split
@@ -59,7 +49,7 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path) -> dict:
     if spec.source == "llara":
         files = load_split_files(spec, params)
         items, examples = files.items, files.examples
-        seen = {s: _history_pairs(examples[s]) for s in EVAL_SPLITS}
+        seen = {s: example_item_pairs(examples[s]) for s in EVAL_SPLITS}
         stats.update(interactions=files.interactions, notes=files.notes)
         stats["split"] = "authors' files"
     else:

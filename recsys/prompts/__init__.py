@@ -1,0 +1,1 @@
+"""Prompts: per-domain templates, text-only / hybrid rendering, tokenised Arrow shards."""

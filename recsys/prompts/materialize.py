@@ -1,0 +1,88 @@
+"""The materialize stage's work: prepared splits -> tokenised prompt shards, text-only and hybrid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.progress import Progress
+from transformers import AutoTokenizer
+
+from recsys.config import PromptParams
+from recsys.data.candidates import build_candidates, example_item_pairs
+from recsys.io import write_json
+from recsys.prompts.encode import encode_examples
+from recsys.prompts.shards import write_shard
+from recsys.prompts.templates import VARIANTS, templates
+
+SPLITS = ("train", "val", "test")
+
+
+def training_rows(train: pa.Table, n_items: int, k: int, params: PromptParams) -> pa.Table:
+    """A seeded subset of training windows, each with its own K candidates.
+
+    Negatives avoid everything the window's user touched in any training window, so a training
+    prompt looks exactly like an evaluation one.
+    """
+    rng = np.random.default_rng([params.seed, 2])
+    n = train.num_rows
+    keep = np.arange(n)
+    if params.train_examples is not None and params.train_examples < n:
+        keep = np.sort(rng.choice(n, params.train_examples, replace=False))
+    rows, items = example_item_pairs(train)
+    users = train.column("user_id").to_numpy()
+    chosen = train.take(pa.array(keep))
+    candidates = build_candidates(
+        chosen.column("target").to_numpy(), users[rows], items, n_items, k, rng,
+        row_group=users[keep], describe_row=lambda row: f"train window {keep[row]}",
+    )
+    offsets = pa.array(np.arange(0, candidates.size + 1, k, dtype=np.int32))
+    return chosen.append_column("example_id", pa.array(keep, pa.int64())).append_column(
+        "candidates", pa.ListArray.from_arrays(offsets, pa.array(candidates.ravel()))
+    )
+
+
+def eval_rows(table: pa.Table) -> pa.Table:
+    return table.append_column("example_id", pa.array(np.arange(table.num_rows), pa.int64()))
+
+
+def materialize(
+    prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, progress: bool = True
+) -> dict:
+    """Write out/<split>/<variant>/shard-*.arrow and out/manifest.json; returns the manifest."""
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
+    val = pq.read_table(prepared / "val.parquet")
+    k = len(val.column("candidates")[0])
+    splits = {
+        "train": training_rows(pq.read_table(prepared / "train.parquet"), len(titles), k, params),
+        "val": eval_rows(val),
+        "test": eval_rows(pq.read_table(prepared / "test.parquet")),
+    }
+    manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k,
+                      "item_tokens": {v: tokenizer.convert_tokens_to_ids(m) for v, m in VARIANTS.items()},
+                      "splits": {}}
+    total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("materialize", total=total)
+        for split, table in splits.items():
+            lengths, answers = [], []
+            for index, start in enumerate(range(0, table.num_rows, params.shard_rows)):
+                chunk = table.slice(start, params.shard_rows)
+                for variant in VARIANTS:
+                    shard = encode_examples(chunk, titles, tokenizer, domain, variant)
+                    write_shard(out / split / variant, index, shard)
+                    bar.advance(task)
+                tokens = shard.column("input_ids").combine_chunks()
+                lengths.extend(np.diff(tokens.offsets.to_numpy()))
+                answers.extend(np.diff(tokens.offsets.to_numpy()) - shard.column("answer_start").to_numpy())
+            manifest["splits"][split] = {
+                "examples": table.num_rows,
+                "mean_tokens": round(float(np.mean(lengths)), 2),
+                "max_tokens": int(np.max(lengths)),
+                "mean_answer_tokens": round(float(np.mean(answers)), 2),
+            }
+    write_json(out / "manifest.json", manifest)
+    return manifest

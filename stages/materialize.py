@@ -1,0 +1,39 @@
+"""`recsys materialize`: prepared splits -> data/prompts/<dataset>/<llm>/<split>/<variant>/shard-*.arrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import print as rprint
+
+from recsys.config import DataParams, LLMParams, PromptParams, dataset_spec, describe, load_params, section
+from recsys.io import atomic_dir
+from recsys.prompts.materialize import materialize
+from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+
+HELP = help_with_params(
+    "Render text-only and hybrid prompts for train/val/test, tokenise them with the base model's "
+    "tokenizer and write Arrow shards to data/prompts/<dataset>/<llm>/.",
+    describe(PromptParams, "prompts"),
+    "data.dataset, datasets.<name>.domain, llm.name: as in `recsys prepare --help` and `recsys fetch-model --help`",
+)
+
+
+@reports_bad_input
+def command(
+    params_file: Path = ParamsOption,
+    overrides: list[str] = SetOption,
+    out: Optional[Path] = typer.Option(None, help="output directory [default: data/prompts/<dataset>/<llm>]"),
+) -> None:
+    params = load_params(params_file, overrides)
+    data = section(params, "data", DataParams, str(params_file))
+    llm = section(params, "llm", LLMParams, str(params_file))
+    prompts = section(params, "prompts", PromptParams, str(params_file))
+    domain = dataset_spec(params, data, str(params_file)).domain
+    out = out or Path("data/prompts") / data.dataset / llm.name
+    with atomic_dir(out) as tmp:
+        manifest = materialize(Path("data/prepared") / data.dataset, Path("models/base") / llm.name, domain, prompts, tmp)
+    rprint(f"[green]materialized[/green] -> {out}: " + ", ".join(
+        f"{s} {m['examples']} examples ({m['mean_tokens']} tokens on average)" for s, m in manifest["splits"].items()))
