@@ -219,3 +219,40 @@ class PromptParams:
     )
     shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)")
     seed: int = opt(42, "seed for the training sample and the training prompts' candidates")
+
+
+@dataclass(frozen=True)
+class LoraParams:
+    """The `lora` section: the adapter trained on the frozen base model (defaults as the paper)."""
+
+    r: int = opt(8, "LoRA rank")
+    alpha: int = opt(32, "LoRA alpha (scale = alpha / r)")
+    dropout: float = opt(0.1, "dropout on the LoRA path")
+    target_modules: list = opt(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "modules that get adapters"
+    )
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The `train` section: curriculum prompt tuning of LoRA + projector."""
+
+    schedule: str = opt(
+        "curriculum",
+        "curriculum: hybrid task with p = step / last step; direct: hybrid only; two-stage: text, then "
+        "hybrid after two_stage_fraction; text-only: never hybrid",
+        ("curriculum", "direct", "two-stage", "text-only"),
+    )
+    two_stage_fraction: float = opt(0.5, "two-stage: share of steps on the text task")
+    epochs: int = opt(1, "passes over the materialised training prompts")
+    max_steps: Optional[int] = opt(None, "optimiser steps; overrides epochs when set")
+    batch_size: int = opt(4, "examples per micro-batch")
+    grad_accum: int = opt(4, "micro-batches per optimiser step (effective batch = batch_size * grad_accum)")
+    lr: float = opt(5e-4, "peak learning rate (AdamW)")
+    warmup_ratio: float = opt(0.05, "share of steps with linear warm-up before cosine decay")
+    weight_decay: float = opt(0.0, "AdamW weight decay")
+    max_grad_norm: float = opt(1.0, "gradient clipping norm")
+    precision: str = opt("auto", "auto: bf16 autocast on a GPU that supports it, else fp32", ("auto", "fp32", "bf16"))
+    gradient_checkpointing: bool = opt(False, "recompute activations in backward to save memory")
+    checkpoint_every: int = opt(10, "optimiser steps between resumable checkpoints")
+    seed: int = opt(42, "seed for data order, task draws and dropout")

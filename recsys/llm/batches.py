@@ -1,0 +1,52 @@
+"""Training batches from prompt shards: length-grouped order and padded tensors with answer-only labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+IGNORE = -100  # label value the loss skips
+
+
+def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, group: int = 64) -> list[np.ndarray]:
+    """Batches of similar lengths in a seeded random order (padding stays small, order stays random).
+
+    Shuffle, cut into mega-batches of `group` batches, sort each by length, chunk, shuffle the batches.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(order), batch_size * group):
+        mega = order[start : start + batch_size * group]
+        mega = mega[np.argsort(-lengths[mega], kind="stable")]
+        batches.extend(mega[i : i + batch_size] for i in range(0, len(mega), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def collate(table: pa.Table, indices: np.ndarray, pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:
+    """Pad the chosen rows: input_ids/attention_mask/labels [B, T], slot_pos/slot_items [B, S] (-1 = none).
+
+    Labels are IGNORE everywhere but the answer tokens (input_ids[answer_start:]), masked explicitly.
+    """
+    rows = table.take(pa.array(indices)).to_pydict()
+    ids = rows["input_ids"]
+    width = max(len(x) for x in ids)
+    slots = max(len(x) for x in rows["slot_positions"]) or 1
+    batch = len(ids)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((batch, width), dtype=torch.long)
+    labels = torch.full((batch, width), IGNORE, dtype=torch.long)
+    slot_pos = torch.full((batch, slots), -1, dtype=torch.long)
+    slot_items = torch.full((batch, slots), -1, dtype=torch.long)
+    for b, (seq, start, pos, items) in enumerate(
+        zip(ids, rows["answer_start"], rows["slot_positions"], rows["slot_items"])
+    ):
+        shift = width - len(seq) if left_pad else 0
+        input_ids[b, shift : shift + len(seq)] = torch.tensor(seq)
+        attention[b, shift : shift + len(seq)] = 1
+        labels[b, shift + start : shift + len(seq)] = torch.tensor(seq[start:])
+        slot_pos[b, : len(pos)] = torch.tensor(pos) + shift
+        slot_items[b, : len(items)] = torch.tensor(items)
+    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+            "slot_pos": slot_pos, "slot_items": slot_items}

@@ -1,0 +1,148 @@
+"""Curriculum prompt tuning: LoRA + projector on text-only and hybrid prompts, resumable at any step.
+
+Every optimiser step draws its task from `schedule.draw_task(step)` and reads the micro-batches
+`step * grad_accum ... + grad_accum - 1` of a seeded, length-grouped order, so the whole run is a
+function of (params, seed, step): a resumed run continues exactly where a killed one stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from transformers import get_cosine_schedule_with_warmup
+
+from recsys.config import LoraParams, TrainParams
+from recsys.errors import InputError
+from recsys.llm.base_model import load_base
+from recsys.llm.batches import collate, length_grouped_order
+from recsys.llm.behaviour import seeded_behaviour
+from recsys.llm.checkpoint import load_checkpoint, save_checkpoint
+from recsys.llm.model import Llara, item_table, save_llara, with_lora
+from recsys.llm.schedule import draw_task
+from recsys.prompts.shards import read_all
+
+
+class Interrupted(RuntimeError):
+    """Raised by `stop_after` to simulate a crash in tests."""
+
+
+def device_and_dtype(precision: str) -> tuple[torch.device, torch.dtype | None]:
+    """CUDA when present; bf16 autocast where asked, or where `auto` finds a GPU that supports it."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return device, torch.bfloat16
+    return device, None
+
+
+class MicroBatches:
+    """Micro-batch m of the run = batch (m mod per-epoch count) of epoch (m div per-epoch count)."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.per_epoch = math.ceil(len(lengths) / batch_size)
+        self._epoch, self._order = -1, []
+
+    def __getitem__(self, m: int) -> np.ndarray:
+        epoch = m // self.per_epoch
+        if epoch != self._epoch:
+            self._epoch, self._order = epoch, length_grouped_order(self.lengths, self.batch_size, self.seed, epoch)
+        return self._order[m % self.per_epoch]
+
+
+def total_steps(n_examples: int, params: TrainParams) -> int:
+    if params.max_steps is not None:
+        return params.max_steps
+    return params.epochs * math.ceil(math.ceil(n_examples / params.batch_size) / params.grad_accum)
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finetune(
+    prompts: Path,
+    base: Path,
+    item_embeddings: Path,
+    items_parquet: Path,
+    lora: LoraParams,
+    train: TrainParams,
+    out: Path,
+    checkpoints: Path,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict:
+    """Train and write adapter/, projector.safetensors, finetune.json, train_log.csv to `out`."""
+    torch.manual_seed(train.seed)
+    device, autocast_dtype = device_and_dtype(train.precision)
+    n_items = pq.read_metadata(items_parquet).num_rows
+    table = item_table(item_embeddings, n_items)
+    lm, tokenizer = load_base(base)
+    if train.gradient_checkpointing:
+        lm.gradient_checkpointing_enable()
+        lm.enable_input_require_grads()
+    model = Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, train.seed)).to(device)
+    model.train()
+    shards = {task: read_all(prompts / "train" / task) for task in ("text", "hybrid")}
+    if shards["text"].num_rows == 0:
+        raise InputError(str(prompts / "train"), "no training prompts (run `recsys materialize`)")
+    lengths = np.diff(shards["text"].column("input_ids").combine_chunks().offsets.to_numpy())
+    batches = MicroBatches(lengths, train.batch_size, train.seed)
+    steps = total_steps(len(lengths), train)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=train.lr, weight_decay=train.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(train.warmup_ratio * steps), steps)
+    manifest = json.loads((prompts / "manifest.json").read_text())
+    fingerprint = _fingerprint(asdict(train), asdict(lora), str(base), str(item_embeddings), manifest)
+    start, log = load_checkpoint(checkpoints, fingerprint, model, optimizer, scheduler)
+    pad_id = tokenizer.pad_token_id
+    columns = [TextColumn("finetune"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("loss {task.fields[loss]:.3f}  {task.fields[tps]:.0f} tok/s  p {task.fields[p]:.2f}"),
+               TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress) as bar:
+        task_bar = bar.add_task("finetune", total=steps, completed=start, loss=float("nan"), tps=0.0, p=0.0)
+        for step in range(start, steps):
+            began = time.perf_counter()
+            task, p_hybrid = draw_task(step, steps, train)
+            losses, tokens = [], 0
+            for j in range(train.grad_accum):
+                batch = collate(shards[task], batches[step * train.grad_accum + j], pad_id)
+                batch = {k: v.to(device) for k, v in batch.items()}
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    loss = model(**batch, hybrid=task == "hybrid").loss
+                (loss / train.grad_accum).backward()
+                losses.append(loss.item())
+                tokens += int(batch["attention_mask"].sum())
+            torch.nn.utils.clip_grad_norm_(trainable, train.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            seconds = time.perf_counter() - began
+            log.append({"step": step + 1, "loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
+                        "p_hybrid": p_hybrid, "task": task, "tokens": tokens, "tokens_per_s": tokens / seconds})
+            bar.update(task_bar, advance=1, loss=log[-1]["loss"], tps=log[-1]["tokens_per_s"], p=p_hybrid)
+            if (step + 1) % train.checkpoint_every == 0 or step + 1 == steps:
+                save_checkpoint(checkpoints, step + 1, fingerprint, model, optimizer, scheduler, log)
+            if stop_after is not None and step + 1 == stop_after:
+                raise Interrupted(f"stopped after step {step + 1}")
+    args = {"base_model": str(base), "item_embeddings": str(item_embeddings), "n_items": n_items,
+            "item_dim": table.shape[1], "hidden_size": lm.config.hidden_size, "lora": asdict(lora),
+            "train": asdict(train), "steps": steps, "examples": len(lengths), "fingerprint": fingerprint}
+    save_llara(model.cpu(), out, args)
+    _write_log(out / "train_log.csv", log)
+    return {"steps": steps, "final_loss": log[-1]["loss"] if log else float("nan"),
+            "mean_tokens_per_s": float(np.mean([r["tokens_per_s"] for r in log])) if log else 0.0}
+
+
+def _write_log(path: Path, log: list[dict]) -> None:
+    header = ["step", "loss", "lr", "p_hybrid", "task", "tokens", "tokens_per_s"]
+    lines = [",".join(header)] + [",".join(str(row[h]) for h in header) for row in log]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,81 @@
+"""LLaRA: a frozen causal LM with LoRA adapters, whose behavioural slots carry projected SR embeddings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from recsys.config import LoraParams
+from recsys.errors import InputError
+from recsys.llm.base_model import load_base
+from recsys.llm.behaviour import BehaviourTokens
+
+
+class Llara(nn.Module):
+    """The LM (a peft model) plus BehaviourTokens; `hybrid` decides whether slots are spliced."""
+
+    def __init__(self, lm: nn.Module, behaviour: BehaviourTokens):
+        super().__init__()
+        self.lm = lm
+        self.behaviour = behaviour
+
+    def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, hybrid: bool) -> torch.Tensor:
+        """[B, T] ids -> [B, T, H] input embeddings; text task keeps the fixed [PH] row at the slots."""
+        embeds = self.lm.get_input_embeddings()(input_ids)
+        return self.behaviour.splice(embeds, slot_pos, slot_items) if hybrid else embeds
+
+    def forward(self, input_ids, attention_mask, slot_pos, slot_items, hybrid: bool, labels=None, **kwargs):
+        embeds = self.embed(input_ids, slot_pos, slot_items, hybrid)
+        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+
+def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
+    """Freeze the base model and add LoRA adapters on `params.target_modules`."""
+    for weight in model.parameters():
+        weight.requires_grad_(False)
+    config = LoraConfig(r=params.r, lora_alpha=params.alpha, lora_dropout=params.dropout,
+                        target_modules=list(params.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def item_table(path: Path, n_items: int) -> torch.Tensor:
+    """The SR item embedding table [n_items, d], checked against the number of items."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "item embeddings not found (run `recsys pretrain`)")
+    table = load_file(path)["item_embeddings"]
+    if table.shape[0] != n_items:
+        raise InputError(str(path), f"{table.shape[0]} item rows, expected {n_items} (the items of items.parquet)")
+    return table
+
+
+def save_llara(model: Llara, out: Path, args: dict) -> None:
+    """adapter/ (peft format), projector.safetensors and finetune.json with everything to rebuild."""
+    model.lm.save_pretrained(out / "adapter", safe_serialization=True)
+    save_file(model.behaviour.projector.state_dict(), out / "projector.safetensors")
+    (out / "finetune.json").write_text(json.dumps(args, indent=2, sort_keys=True) + "\n")
+
+
+def load_llara(directory: Path) -> tuple[Llara, object, dict]:
+    """Rebuild a fine-tuned model from save_llara's folder -> (model in eval mode, tokenizer, args)."""
+    directory = Path(directory)
+    args_path = directory / "finetune.json"
+    if not args_path.is_file():
+        raise InputError(str(directory), "not a fine-tuned model folder (expected finetune.json; run `recsys finetune`)")
+    args = json.loads(args_path.read_text())
+    base, tokenizer = load_base(Path(args["base_model"]))
+    if base.config.hidden_size != args["hidden_size"]:
+        raise InputError(str(args_path), f"base model hidden size {base.config.hidden_size}, expected {args['hidden_size']}")
+    lm = PeftModel.from_pretrained(base, directory / "adapter")
+    table = item_table(Path(args["item_embeddings"]), args["n_items"])
+    behaviour = BehaviourTokens(table, args["hidden_size"])
+    try:
+        behaviour.projector.load_state_dict(load_file(directory / "projector.safetensors"))
+    except (RuntimeError, OSError) as err:
+        raise InputError(str(directory / "projector.safetensors"), f"does not fit the item table ({str(err).splitlines()[0]})") from None
+    return Llara(lm, behaviour).eval(), tokenizer, args

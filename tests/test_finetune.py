@@ -1,0 +1,157 @@
+"""Prompt shards, the behavioural splice, the schedule and resumable fine-tuning on the tiny Llama."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from helpers import run_cli, toy_dataset, write_params
+from recsys.config import LLMParams, LoraParams, PromptParams, TrainParams
+from recsys.llm.base_model import fetch_model, load_base
+from recsys.llm.batches import IGNORE, collate
+from recsys.llm.behaviour import seeded_behaviour
+from recsys.llm.finetune import Interrupted, finetune
+from recsys.llm.model import Llara, with_lora
+from recsys.llm.schedule import draw_task, hybrid_probability
+from recsys.prompts.materialize import materialize
+from recsys.prompts.shards import SCHEMA, read_all, write_shard
+from tiny_llm import tiny_llama_folder
+
+D = 8  # SR embedding size of the fixture
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """Toy data prepared, tiny base model fetched, prompts materialised, random SR embeddings."""
+    root = tmp_path_factory.mktemp("llara")
+    rows = ["user,item,timestamp"] + [f"u{u},{(u * 3 + j) % 30 + 1},{j}" for u in range(10) for j in range(6)]
+    (root / "inter.csv").write_text("\n".join(rows) + "\n")
+    (root / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    params = write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(root))
+    assert run_cli("prepare", "--params", str(params), "--out", str(root / "prepared")).exit_code == 0
+    fetch_model(LLMParams(path=str(tiny_llama_folder(root / "tiny"))), root / "base")
+    materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
+                root / "prompts", progress=False)
+    torch.manual_seed(0)
+    save_file({"item_embeddings": torch.randn(30, D)}, root / "items.safetensors")
+    return root
+
+
+def build_model(root: Path, seed: int = 0) -> tuple[Llara, object]:
+    torch.manual_seed(seed)
+    lm, tokenizer = load_base(root / "base")
+    table = load_file(root / "items.safetensors")["item_embeddings"]
+    behaviour = seeded_behaviour(table, 32, seed)
+    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer
+
+
+def test_shards_hold_both_variants_in_bounded_files(workspace):
+    prompts = workspace / "prompts"
+    assert len(list((prompts / "train" / "text").glob("shard-*.arrow"))) == 3  # 12 rows, 5 per shard
+    text, hybrid = read_all(prompts / "train" / "text"), read_all(prompts / "train" / "hybrid")
+    assert text.num_rows == hybrid.num_rows == 12
+    assert text.column("slot_positions").to_pylist() == hybrid.column("slot_positions").to_pylist()
+    row = hybrid.slice(0, 1).to_pylist()[0]
+    assert len(row["slot_items"]) == len(row["candidates"]) + row["text"].count("[EMB]") - 5
+    assert row["slot_items"][-5:] == row["candidates"] and row["target"] in row["candidates"]
+    assert "The 5 movie title candidates are" in row["text"]
+
+
+def test_shard_round_trip(tmp_path, workspace):
+    table = read_all(workspace / "prompts" / "val" / "hybrid")
+    write_shard(tmp_path, 0, table)
+    assert read_all(tmp_path).equals(table.cast(SCHEMA))
+
+
+def test_labels_cover_exactly_the_answer(workspace):
+    _, tokenizer = load_base(workspace / "base")
+    table = read_all(workspace / "prompts" / "train" / "hybrid")
+    batch = collate(table, np.array([0, 1, 2]), tokenizer.pad_token_id)
+    for b, row in enumerate(table.slice(0, 3).to_pylist()):
+        n, start = len(row["input_ids"]), row["answer_start"]
+        labels = batch["labels"][b]
+        assert (labels[:start] == IGNORE).all() and (labels[n:] == IGNORE).all()
+        assert labels[start:n].tolist() == row["input_ids"][start:]
+        titles = pq.read_table(workspace / "prepared" / "items.parquet").column("title").to_pylist()
+        assert tokenizer.decode(row["input_ids"][start:]) == f" {titles[row['target']]}{tokenizer.eos_token}"
+
+
+def test_slot_embeddings_reach_the_model(workspace):
+    model, tokenizer = build_model(workspace)
+    table = read_all(workspace / "prompts" / "val" / "hybrid")
+    batch = collate(table, np.array([0]), tokenizer.pad_token_id)
+    in_prompt = int(batch["slot_items"][0, 0])
+    absent = next(i for i in range(30) if i not in batch["slot_items"][0].tolist())
+
+    def logits() -> torch.Tensor:
+        with torch.no_grad():
+            return model(**batch, hybrid=True).logits
+
+    before = logits()
+    model.behaviour.item_table[absent] += 1.0
+    torch.testing.assert_close(logits(), before, rtol=0, atol=0)
+    model.behaviour.item_table[in_prompt] += 1.0
+    assert not torch.allclose(logits(), before)
+    with torch.no_grad():  # the text task ignores the item table altogether
+        assert torch.equal(model(**batch, hybrid=False).logits, model(**batch, hybrid=False).logits)
+
+
+def test_schedule_is_a_pure_function_of_the_step():
+    params = TrainParams(schedule="curriculum")
+    assert hybrid_probability(0, 11, params) == 0.0 and hybrid_probability(10, 11, params) == 1.0
+    assert hybrid_probability(5, 11, params) == 0.5
+    assert draw_task(0, 11, params)[0] == "text" and draw_task(10, 11, params)[0] == "hybrid"
+    assert [draw_task(s, 11, params) for s in range(11)] == [draw_task(s, 11, params) for s in range(11)]
+    two = TrainParams(schedule="two-stage", two_stage_fraction=0.5)
+    assert [hybrid_probability(s, 4, two) for s in range(4)] == [0.0, 0.0, 1.0, 1.0]
+    assert hybrid_probability(0, 4, TrainParams(schedule="direct")) == 1.0
+    assert hybrid_probability(3, 4, TrainParams(schedule="text-only")) == 0.0
+
+
+def run_finetune(root: Path, out: str, train: TrainParams, stop_after: int | None = None):
+    return finetune(root / "prompts", root / "base", root / "items.safetensors", root / "prepared" / "items.parquet",
+                    LoraParams(r=2, alpha=4, dropout=0.1), train, _fresh(root / out), root / f"{out}-ckpt",
+                    progress=False, stop_after=stop_after)
+
+
+def _fresh(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_text_task_never_updates_the_projector(workspace):
+    train = TrainParams(schedule="text-only", max_steps=2, batch_size=2, grad_accum=1, lr=1e-2, checkpoint_every=5)
+    run_finetune(workspace, "text-only", train)
+    model, _ = build_model(workspace, seed=train.seed)
+    initial = model.behaviour.projector.state_dict()
+    trained = load_file(workspace / "text-only" / "projector.safetensors")
+    for name, value in initial.items():
+        assert torch.equal(trained[name], value)  # same seed -> same init; never stepped
+    adapter = load_file(workspace / "text-only" / "adapter" / "adapter_model.safetensors")
+    assert any(t.abs().sum() > 0 for k, t in adapter.items() if "lora_B" in k)  # LoRA did train
+    log = (workspace / "text-only" / "train_log.csv").read_text().splitlines()
+    assert [line.split(",")[4] for line in log[1:]] == ["text", "text"]
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(workspace):
+    train = TrainParams(max_steps=4, batch_size=2, grad_accum=2, lr=1e-2, checkpoint_every=1, seed=3)
+    run_finetune(workspace, "straight", train)
+    with pytest.raises(Interrupted):
+        run_finetune(workspace, "resumed", train, stop_after=2)
+    summary = run_finetune(workspace, "resumed", train)
+    assert summary["steps"] == 4
+    for name in ("projector.safetensors", "adapter/adapter_model.safetensors"):
+        a, b = load_file(workspace / "straight" / name), load_file(workspace / "resumed" / name)
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    straight = (workspace / "straight" / "train_log.csv").read_text().splitlines()
+    resumed = (workspace / "resumed" / "train_log.csv").read_text().splitlines()
+    assert [l.split(",")[:5] for l in straight] == [l.split(",")[:5] for l in resumed]
+    assert any(",hybrid," in line for line in straight) and any(",text," in line for line in straight)
