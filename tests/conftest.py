@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import save_file
+
+from helpers import run_cli, toy_dataset, write_params
+from recsys.config import LLMParams, PromptParams
+from recsys.llm.base_model import fetch_model
+from recsys.prompts.materialize import materialize
+from tiny_llm import tiny_llama_folder
 
 
 @pytest.fixture
@@ -19,3 +27,28 @@ def toy_log(tmp_path: Path) -> Path:
     items = ["item,title"] + [f"{i},Item {i}" for i in range(1, 31)]
     (tmp_path / "items.csv").write_text("\n".join(items) + "\n")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Path:
+    """Toy data prepared, tiny base model fetched, prompts materialised, random SR embeddings."""
+    root = tmp_path_factory.mktemp("llara")
+    rows = ["user,item,timestamp"] + [f"u{u},{(u * 3 + j) % 30 + 1},{j}" for u in range(10) for j in range(6)]
+    (root / "inter.csv").write_text("\n".join(rows) + "\n")
+    (root / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    params = write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(root))
+    assert run_cli("prepare", "--params", str(params), "--out", str(root / "prepared")).exit_code == 0
+    fetch_model(LLMParams(path=str(tiny_llama_folder(root / "tiny"))), root / "base")
+    materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
+                root / "prompts", progress=False)
+    torch.manual_seed(0)
+    save_file({"item_embeddings": torch.randn(30, 8)}, root / "items.safetensors")
+    return root
+
+
+def build_model(root: Path, seed: int = 0) -> tuple[Llara, object]:
+    torch.manual_seed(seed)
+    lm, tokenizer = load_base(root / "base")
+    table = load_file(root / "items.safetensors")["item_embeddings"]
+    behaviour = seeded_behaviour(table, 32, seed)
+    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer

@@ -32,3 +32,20 @@ def toy_dataset(root: Path, **format_overrides) -> dict:
     fmt = {"interactions": "inter.csv", "items": "items.csv", "user_col": "user", "item_col": "item",
            "items_item_col": "item", **format_overrides}
     return {"toy": {"source": "interactions", "path": str(root), "format": fmt}}
+
+
+def build_model(root: Path, seed: int = 0):
+    """The tiny LLaRA (fresh LoRA, seeded projector) over a workspace fixture -> (model, tokenizer)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from recsys.config import LoraParams
+    from recsys.llm.base_model import load_base
+    from recsys.llm.behaviour import seeded_behaviour
+    from recsys.llm.model import Llara, with_lora
+
+    torch.manual_seed(seed)
+    lm, tokenizer = load_base(root / "base")
+    table = load_file(root / "items.safetensors")["item_embeddings"]
+    behaviour = seeded_behaviour(table, lm.config.hidden_size, seed)
+    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer

@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from helpers import run_cli, toy_dataset, write_params
-from recsys.config import LLMParams, LoraParams, PromptParams, TrainParams
-from recsys.llm.base_model import fetch_model, load_base
+from helpers import build_model
+from recsys.config import LoraParams, TrainParams
+from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE, collate
-from recsys.llm.behaviour import seeded_behaviour
 from recsys.llm.finetune import Interrupted, finetune
-from recsys.llm.model import Llara, with_lora
 from recsys.llm.schedule import draw_task, hybrid_probability
-from recsys.prompts.materialize import materialize
 from recsys.prompts.shards import SCHEMA, read_all, write_shard
-from tiny_llm import tiny_llama_folder
-
-D = 8  # SR embedding size of the fixture
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """Toy data prepared, tiny base model fetched, prompts materialised, random SR embeddings."""
-    root = tmp_path_factory.mktemp("llara")
-    rows = ["user,item,timestamp"] + [f"u{u},{(u * 3 + j) % 30 + 1},{j}" for u in range(10) for j in range(6)]
-    (root / "inter.csv").write_text("\n".join(rows) + "\n")
-    (root / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
-    params = write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(root))
-    assert run_cli("prepare", "--params", str(params), "--out", str(root / "prepared")).exit_code == 0
-    fetch_model(LLMParams(path=str(tiny_llama_folder(root / "tiny"))), root / "base")
-    materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
-                root / "prompts", progress=False)
-    torch.manual_seed(0)
-    save_file({"item_embeddings": torch.randn(30, D)}, root / "items.safetensors")
-    return root
-
-
-def build_model(root: Path, seed: int = 0) -> tuple[Llara, object]:
-    torch.manual_seed(seed)
-    lm, tokenizer = load_base(root / "base")
-    table = load_file(root / "items.safetensors")["item_embeddings"]
-    behaviour = seeded_behaviour(table, 32, seed)
-    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer
 
 
 def test_shards_hold_both_variants_in_bounded_files(workspace):

@@ -24,13 +24,16 @@ def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int, epoch:
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def collate(table: pa.Table, indices: np.ndarray, pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:
+def collate(
+    table: pa.Table, indices: np.ndarray, pad_id: int, left_pad: bool = False, prompt_only: bool = False
+) -> dict[str, torch.Tensor]:
     """Pad the chosen rows: input_ids/attention_mask/labels [B, T], slot_pos/slot_items [B, S] (-1 = none).
 
     Labels are IGNORE everywhere but the answer tokens (input_ids[answer_start:]), masked explicitly.
+    `prompt_only` drops the answer (for generation, with `left_pad` so every prompt ends at T-1).
     """
     rows = table.take(pa.array(indices)).to_pydict()
-    ids = rows["input_ids"]
+    ids = [seq[:start] for seq, start in zip(rows["input_ids"], rows["answer_start"])] if prompt_only else rows["input_ids"]
     width = max(len(x) for x in ids)
     slots = max(len(x) for x in rows["slot_positions"]) or 1
     batch = len(ids)

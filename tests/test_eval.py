@@ -1,0 +1,64 @@
+"""Evaluation: answer matching, candidate scoring against a naive forward pass, generation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import build_model
+from recsys.eval.generate import generate_answers
+from recsys.eval.match import match_answer, normalise_title
+from recsys.eval.score import answer_token_ids, score_candidates
+from recsys.llm.batches import collate
+from recsys.prompts.shards import read_all
+
+
+@pytest.mark.parametrize(
+    "raw, normal",
+    [("The Godfather", "godfather"), ("Godfather, The", "godfather the"), ("  Se7en!! ", "se7en"),
+     ("Beauty & the Beast", "beauty and the beast"), ("Café Flora", "café flora"), ("A Bug's Life", "bug s life"),
+     ("An American in Paris", "american in paris")],
+)
+def test_normalise_title(raw, normal):
+    assert normalise_title(raw) == normal
+
+
+def test_match_is_exact_not_substring():
+    titles = ["Heat", "Heat 2", "The Godfather", "Godfather: Part II", "Twin", "Twin"]
+    assert match_answer("Heat\nmore text", titles) == 0
+    assert match_answer(" heat 2 ", titles) == 1
+    assert match_answer("godfather", titles) == 2
+    assert match_answer("The Godfather Part II", titles) == 3
+    assert match_answer("He", titles) is None  # a substring of a title is not an answer
+    assert match_answer("Twin", titles) is None  # two candidates share the title: ambiguous
+    assert match_answer("", titles) is None
+
+
+def test_scoring_matches_a_naive_forward_pass(workspace):
+    model, tokenizer = build_model(workspace, seed=1)
+    titles = pq.read_table(workspace / "prepared" / "items.parquet").column("title").to_pylist()
+    table = read_all(workspace / "prompts" / "test" / "hybrid")
+    row = table.slice(0, 1).to_pylist()[0]
+    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
+    answers = answer_token_ids(tokenizer, [titles[c] for c in row["candidates"]])
+    summed, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], True,
+                                    answers, tokenizer.pad_token_id)
+    prompt = batch["input_ids"][0].tolist()
+    for k, answer in enumerate(answers):
+        ids = torch.tensor([prompt + answer])
+        with torch.no_grad():
+            logits = model(ids, torch.ones_like(ids), batch["slot_pos"], batch["slot_items"], True).logits
+        logp = F.log_softmax(logits[0, len(prompt) - 1 : -1], -1).gather(-1, torch.tensor(answer)[:, None]).sum()
+        torch.testing.assert_close(summed[k], logp, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(mean[k], logp / len(answer), atol=1e-4, rtol=1e-4)
+
+
+def test_left_padded_generation_matches_one_by_one(workspace):
+    model, tokenizer = build_model(workspace, seed=1)
+    table = read_all(workspace / "prompts" / "test" / "hybrid")
+    together = generate_answers(model, tokenizer, table, np.arange(3), True, max_new_tokens=6)
+    alone = [generate_answers(model, tokenizer, table, np.array([i]), True, max_new_tokens=6)[0] for i in range(3)]
+    assert together == alone
