@@ -256,3 +256,18 @@ class TrainParams:
     gradient_checkpointing: bool = opt(False, "recompute activations in backward to save memory")
     checkpoint_every: int = opt(10, "optimiser steps between resumable checkpoints")
     seed: int = opt(42, "seed for data order, task draws and dropout")
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    """The `eval` section: how the fine-tuned model is measured."""
+
+    split: str = opt("test", "split to evaluate", ("val", "test"))
+    modes: list = opt(["generate", "score"], "generate: the paper's protocol; score: rank all K candidates")
+    variant: str = opt("auto", "prompts to evaluate; auto: text for a text-only model, else hybrid",
+                       ("auto", "text", "hybrid"))
+    batch_size: int = opt(8, "prompts per generation batch")
+    max_new_tokens: int = opt(32, "generation budget per answer (its first line is the answer)")
+    normalisation: str = opt("mean", "scoring: rank by mean (length-normalised) or summed log-likelihood",
+                             ("mean", "sum"))
+    max_examples: Optional[int] = opt(None, "evaluate only the first N examples (debugging)")

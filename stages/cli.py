@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stages import fetch_model, finetune, materialize, prepare
+from stages import evaluate, fetch_model, finetune, materialize, prepare
 
 app = typer.Typer(
     help="LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml).",
@@ -23,6 +23,7 @@ app.command("prepare", help=prepare.HELP)(prepare.command)
 app.command("fetch-model", help=fetch_model.HELP)(fetch_model.command)
 app.command("materialize", help=materialize.HELP)(materialize.command)
 app.command("finetune", help=finetune.HELP)(finetune.command)
+app.command("evaluate", help=evaluate.HELP)(evaluate.command)
 
 
 def main() -> None:

@@ -62,3 +62,37 @@ def test_left_padded_generation_matches_one_by_one(workspace):
     together = generate_answers(model, tokenizer, table, np.arange(3), True, max_new_tokens=6)
     alone = [generate_answers(model, tokenizer, table, np.array([i]), True, max_new_tokens=6)[0] for i in range(3)]
     assert together == alone
+
+
+def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
+    import json
+
+    from recsys.config import EvalParams, LoraParams, TrainParams
+    from recsys.errors import InputError
+    from recsys.eval.evaluate import evaluate
+    from recsys.llm.finetune import finetune
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    finetune(workspace / "prompts", workspace / "base", workspace / "items.safetensors",
+             workspace / "prepared" / "items.parquet", LoraParams(r=2, alpha=4), TrainParams(max_steps=1, batch_size=2,
+             grad_accum=1), model_dir, tmp_path / "ckpt", progress=False)
+    params = EvalParams(max_new_tokens=4)
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        runs.append(evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path / name,
+                             progress=False))
+    a, b = (pq.read_table(tmp_path / n / "predictions.parquet") for n in ("a", "b"))
+    assert a.equals(b)
+    assert runs[0]["n"] == 10 and 0 <= runs[0]["score.hr@1"] <= runs[0]["score.hr@3"] <= runs[0]["score.hr@5"] == 1.0
+    assert runs[0]["generate.hr@1"] <= runs[0]["generate.valid_ratio"]
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text()) == runs[0]
+    args = json.loads((model_dir / "finetune.json").read_text())
+    (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
+    with pytest.raises(InputError, match="expected 31"):
+        evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)
+    (model_dir / "finetune.json").write_text(json.dumps(args))
+    (model_dir / "projector.safetensors").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="projector.safetensors"):
+        evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)

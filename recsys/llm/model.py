@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -76,6 +77,6 @@ def load_llara(directory: Path) -> tuple[Llara, object, dict]:
     behaviour = BehaviourTokens(table, args["hidden_size"])
     try:
         behaviour.projector.load_state_dict(load_file(directory / "projector.safetensors"))
-    except (RuntimeError, OSError) as err:
+    except (RuntimeError, OSError, SafetensorError) as err:
         raise InputError(str(directory / "projector.safetensors"), f"does not fit the item table ({str(err).splitlines()[0]})") from None
     return Llara(lm, behaviour).eval(), tokenizer, args

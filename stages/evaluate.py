@@ -1,0 +1,46 @@
+"""`recsys evaluate`: the fine-tuned model on the stored candidates -> metrics/<dataset>/<sr-model>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import print as rprint
+
+from recsys.config import DataParams, EvalParams, LLMParams, SRParams, describe, load_params, section
+from recsys.eval.evaluate import evaluate
+from recsys.io import atomic_dir
+from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+
+HELP = help_with_params(
+    "Evaluate the fine-tuned LLaRA on the stored candidates: generation (ValidRatio, HitRatio@1) "
+    "and candidate scoring (HR@1/3/5, NDCG@3/5), each with 95% intervals, next to the SR model.",
+    describe(EvalParams, "eval"),
+    "data.dataset, llm.name, sr.model: choose the inputs (see the other stages' --help)",
+)
+
+
+@reports_bad_input
+def command(
+    params_file: Path = ParamsOption,
+    overrides: list[str] = SetOption,
+    model: Optional[Path] = typer.Option(None, help="fine-tuned model [default: models/llara/<dataset>/<sr-model>]"),
+    out: Optional[Path] = typer.Option(None, help="output directory [default: metrics/<dataset>/<sr-model>]"),
+) -> None:
+    params = load_params(params_file, overrides)
+    data = section(params, "data", DataParams, str(params_file))
+    llm = section(params, "llm", LLMParams, str(params_file))
+    sr = section(params, "sr", SRParams, str(params_file))
+    evaluation = section(params, "eval", EvalParams, str(params_file))
+    out = out or Path("metrics") / data.dataset / sr.model
+    with atomic_dir(out) as tmp:
+        metrics = evaluate(
+            model_dir=model or Path("models/llara") / data.dataset / sr.model,
+            prompts=Path("data/prompts") / data.dataset / llm.name,
+            prepared=Path("data/prepared") / data.dataset,
+            sr_metrics=Path("models/sr") / data.dataset / sr.model / "metrics.json",
+            params=evaluation, out=tmp,
+        )
+    shown = {k: round(v, 4) for k, v in metrics.items() if k.endswith("hr@1") or k.endswith("valid_ratio")}
+    rprint(f"[green]evaluated[/green] {metrics['n']} {evaluation.split} examples -> {out}: {shown}")
