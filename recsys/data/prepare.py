@@ -84,6 +84,7 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path) -> dict:
         users=len(users),
         items=items.num_rows,
         n_candidates=params.n_candidates,
+        max_len=params.max_len,
         examples={s: examples[s].num_rows for s in SPLITS},
         mean_history_length={
             s: round(float(pc.mean(pc.list_value_length(examples[s].column("history"))).as_py() or 0.0), 4)

@@ -134,6 +134,7 @@ def finetune(
             if stop_after is not None and step + 1 == stop_after:
                 raise Interrupted(f"stopped after step {step + 1}")
     args = {"base_model": str(base), "item_embeddings": str(item_embeddings), "n_items": n_items,
+            "items": str(items_parquet), "domain": manifest["domain"], "max_len": manifest["max_len"],
             "item_dim": table.shape[1], "hidden_size": lm.config.hidden_size, "lora": asdict(lora),
             "train": asdict(train), "steps": steps, "examples": len(lengths), "fingerprint": fingerprint}
     save_llara(model.cpu(), out, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,8 @@ def materialize(
         "val": eval_rows(val),
         "test": eval_rows(pq.read_table(prepared / "test.parquet")),
     }
-    manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k,
+    max_len = json.loads((prepared / "stats.json").read_text())["max_len"]
+    manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k, "max_len": max_len,
                       "item_tokens": {v: tokenizer.convert_tokens_to_ids(m) for v, m in VARIANTS.items()},
                       "splits": {}}
     total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)

@@ -1,0 +1,39 @@
+"""`recsys pretrain`: train the SR backbone, score the stored candidates, export item embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import print as rprint
+
+from recsys.config import DataParams, SRParams, describe, load_params, section
+from recsys.io import atomic_dir
+from recsys.sr.trainer import pretrain
+from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+
+HELP = help_with_params(
+    "Train SASRec, GRU4Rec or Caser on data/prepared/<dataset>/train.parquet (early stopping on "
+    "validation HR@1 over the stored candidates) and write the model, its item embedding table, "
+    "metrics against popularity, candidate scores and the training curve to "
+    "models/sr/<dataset>/<model>/.",
+    describe(SRParams, "sr"),
+    "data.dataset: chooses the prepared data (see `recsys prepare --help`)",
+)
+
+
+@reports_bad_input
+def command(
+    params_file: Path = ParamsOption,
+    overrides: list[str] = SetOption,
+    out: Optional[Path] = typer.Option(None, help="output directory [default: models/sr/<dataset>/<model>]"),
+) -> None:
+    params = load_params(params_file, overrides)
+    data = section(params, "data", DataParams, str(params_file))
+    sr = section(params, "sr", SRParams, str(params_file))
+    out = out or Path("models/sr") / data.dataset / sr.model
+    with atomic_dir(out) as tmp:
+        metrics = pretrain(sr, Path("data/prepared") / data.dataset, tmp)
+    shown = {k: round(v, 4) for k, v in metrics.items() if k.endswith("test.hr@1")}
+    rprint(f"[green]pretrained[/green] {sr.model} -> {out}: {shown}")
