@@ -1,0 +1,70 @@
+"""The whole DVC chain, run by `dvc repro` on a tiny profile: toy data, tiny Llama, a few steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO
+from tiny_llm import tiny_llama_folder
+
+
+def tiny_params(root: Path) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(dataset="toy", n_candidates=5)
+    params["datasets"] = {"toy": {"source": "interactions", "path": "raw", "domain": "movie", "format": {
+        "interactions": "inter.csv", "items": "items.csv", "user_col": "user", "item_col": "item"}}}
+    params["sr"].update(epochs=2, patience=1, hidden_size=8, batch_size=32)
+    params["llm"].update(name="tiny", path=str(root / "tiny"))
+    params["prompts"].update(train_examples=12, shard_rows=8)
+    params["train"].update(max_steps=2, batch_size=2, grad_accum=1, checkpoint_every=1)
+    params["lora"].update(r=2, alpha=4)
+    params["eval"].update(max_new_tokens=4)
+    return params
+
+
+def write_toy_raw(raw: Path) -> None:
+    raw.mkdir()
+    rows = ["user,item,timestamp"] + [f"u{u},{(u * 7 + j * 3) % 40 + 1},{j}" for u in range(30) for j in range(8)]
+    (raw / "inter.csv").write_text("\n".join(rows) + "\n")
+    (raw / "items.csv").write_text("item_id,title\n" + "".join(f"{i},Film {i}\n" for i in range(1, 41)))
+
+
+def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
+    for name in ("recsys", "stages"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    tiny_llama_folder(tmp_path / "tiny")
+    write_toy_raw(tmp_path / "raw")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params(tmp_path), sort_keys=False))
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    run(["dvc", "config", "core.analytics", "false"], tmp_path)
+    run(["dvc", "repro"], tmp_path)
+    metrics = json.loads((tmp_path / "metrics" / "toy" / "sasrec" / "metrics.json").read_text())
+    assert metrics["n"] == 3 and 0.0 <= metrics["score.hr@1"] <= 1.0
+    assert "sr.test.hr@1" in metrics and "generate.valid_ratio" in metrics
+    shown = run(["dvc", "metrics", "show", "--json"], tmp_path).stdout
+    assert "score.hr@1" in shown and "test.hr@1" in shown
+    status = run(["dvc", "status"], tmp_path).stdout
+    assert "up to date" in status
+    report = run(["recsys", "report", "--dataset", "toy"], tmp_path).stdout
+    assert "LLaRA (sasrec), score" in report and (tmp_path / "reports" / "toy-test.png").is_file()
+    ranked = run(["recsys", "recommend", "--model", "models/llara/toy/sasrec", "--history", "Film 3",
+                  "--history", "film 10", "--k", "4"], tmp_path).stdout
+    assert ranked.count("Film") == 4
