@@ -123,3 +123,33 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(workspace):
     resumed = (workspace / "resumed" / "train_log.csv").read_text().splitlines()
     assert [l.split(",")[:5] for l in straight] == [l.split(",")[:5] for l in resumed]
     assert any(",hybrid," in line for line in straight) and any(",text," in line for line in straight)
+
+
+def test_kill_9_then_resume_reaches_the_same_weights(workspace):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train = TrainParams(max_steps=30, batch_size=2, grad_accum=1, lr=1e-2, checkpoint_every=1, seed=5)
+    run_finetune(workspace, "whole", train)
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, 'tests')\n"
+        "from test_finetune import run_finetune; from recsys.config import TrainParams\n"
+        f"run_finetune(Path({str(workspace)!r}), 'killed', TrainParams(**{train.__dict__!r}))\n"
+    )
+    state = workspace / "killed-ckpt" / "last" / "state.json"
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
+    while not state.exists() and process.poll() is None:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = json.loads(state.read_text())["step"]
+    assert 1 <= killed_at < 30  # it really died mid-run
+    run_finetune(workspace, "killed", train)
+    a = load_file(workspace / "whole" / "adapter" / "adapter_model.safetensors")
+    b = load_file(workspace / "killed" / "adapter" / "adapter_model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
