@@ -7,12 +7,23 @@ from pathlib import Path
 
 import typer
 
+from recsys.config import (DataParams, EvalParams, LLMParams, LoraParams, PromptParams, SRParams, TrainParams,
+                           load_params, section)
 from recsys.errors import InputError
+
+SECTIONS = {"data": DataParams, "sr": SRParams, "llm": LLMParams, "prompts": PromptParams,
+            "lora": LoraParams, "train": TrainParams, "eval": EvalParams}
 
 ParamsOption = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 SetOption = typer.Option(
     [], "--set", metavar="KEY=VALUE", help="override a param for this run, e.g. --set data.seed=7 (repeatable)"
 )
+
+
+def read_sections(params_file: Path, overrides: list[str], *names: str) -> tuple:
+    """The named, validated params sections (with --set overrides applied), plus the raw params last."""
+    params = load_params(params_file, overrides)
+    return (*(section(params, name, SECTIONS[name], str(params_file)) for name in names), params)
 
 
 def help_with_params(summary: str, *sections: str) -> str:

@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import DataParams, EvalParams, LLMParams, SRParams, describe, load_params, section
+from recsys.config import EvalParams, describe
 from recsys.eval.evaluate import evaluate
 from recsys.io import atomic_dir
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Evaluate the fine-tuned LLaRA on the stored candidates: generation (ValidRatio, HitRatio@1) "
@@ -28,11 +28,7 @@ def command(
     model: Optional[Path] = typer.Option(None, help="fine-tuned model [default: models/llara/<dataset>/<sr-model>]"),
     out: Optional[Path] = typer.Option(None, help="output directory [default: metrics/<dataset>/<sr-model>]"),
 ) -> None:
-    params = load_params(params_file, overrides)
-    data = section(params, "data", DataParams, str(params_file))
-    llm = section(params, "llm", LLMParams, str(params_file))
-    sr = section(params, "sr", SRParams, str(params_file))
-    evaluation = section(params, "eval", EvalParams, str(params_file))
+    data, llm, sr, evaluation, _ = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
     out = out or Path("metrics") / data.dataset / sr.model
     with atomic_dir(out) as tmp:
         metrics = evaluate(

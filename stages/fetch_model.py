@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import LLMParams, describe, load_params, section
+from recsys.config import LLMParams, describe
 from recsys.llm.base_model import fetch_model
 from recsys.io import atomic_dir
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Convert the packaged SmolLM2 GGUF (or copy a local Hugging Face folder) into "
@@ -26,7 +26,7 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/base/<name>]"),
 ) -> None:
-    params = section(load_params(params_file, overrides), "llm", LLMParams, str(params_file))
+    params, _ = read_sections(params_file, overrides, "llm")
     out = out or Path("models/base") / params.name
     with atomic_dir(out) as tmp:
         info = fetch_model(params, tmp)

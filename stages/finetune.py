@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import DataParams, LLMParams, LoraParams, SRParams, TrainParams, describe, load_params, section
+from recsys.config import LoraParams, TrainParams, describe
 from recsys.io import atomic_dir
 from recsys.llm.finetune import finetune
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Tune LoRA adapters and the behavioural projector on the materialised prompts, drawing the "
@@ -29,12 +29,7 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/llara/<dataset>/<sr-model>]"),
 ) -> None:
-    params = load_params(params_file, overrides)
-    data = section(params, "data", DataParams, str(params_file))
-    llm = section(params, "llm", LLMParams, str(params_file))
-    sr = section(params, "sr", SRParams, str(params_file))
-    lora = section(params, "lora", LoraParams, str(params_file))
-    train = section(params, "train", TrainParams, str(params_file))
+    data, llm, sr, lora, train, _ = read_sections(params_file, overrides, "data", "llm", "sr", "lora", "train")
     out = out or Path("models/llara") / data.dataset / sr.model
     with atomic_dir(out) as tmp:
         summary = finetune(

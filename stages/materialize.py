@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import DataParams, LLMParams, PromptParams, dataset_spec, describe, load_params, section
+from recsys.config import PromptParams, dataset_spec, describe
 from recsys.io import atomic_dir
 from recsys.prompts.materialize import materialize
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Render text-only and hybrid prompts for train/val/test, tokenise them with the base model's "
@@ -27,10 +27,7 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prompts/<dataset>/<llm>]"),
 ) -> None:
-    params = load_params(params_file, overrides)
-    data = section(params, "data", DataParams, str(params_file))
-    llm = section(params, "llm", LLMParams, str(params_file))
-    prompts = section(params, "prompts", PromptParams, str(params_file))
+    data, llm, prompts, params = read_sections(params_file, overrides, "data", "llm", "prompts")
     domain = dataset_spec(params, data, str(params_file)).domain
     out = out or Path("data/prompts") / data.dataset / llm.name
     with atomic_dir(out) as tmp:

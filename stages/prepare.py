@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import DataParams, DatasetSpec, dataset_spec, describe, load_params, section
+from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
 from recsys.data.prepare import prepare
 from recsys.io import atomic_dir
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Read the dataset named by data.dataset and write items/train/val/test Parquet files and "
@@ -27,8 +27,7 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
 ) -> None:
-    params = load_params(params_file, overrides)
-    data = section(params, "data", DataParams, str(params_file))
+    data, params = read_sections(params_file, overrides, "data")
     spec = dataset_spec(params, data, str(params_file))
     out = out or Path("data/prepared") / data.dataset
     with atomic_dir(out) as tmp:

@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
-from recsys.config import DataParams, SRParams, describe, load_params, section
+from recsys.config import SRParams, describe
 from recsys.io import atomic_dir
 from recsys.sr.trainer import pretrain
-from stages.common import ParamsOption, SetOption, help_with_params, reports_bad_input
+from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
     "Train SASRec, GRU4Rec or Caser on data/prepared/<dataset>/train.parquet (early stopping on "
@@ -29,9 +29,7 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/sr/<dataset>/<model>]"),
 ) -> None:
-    params = load_params(params_file, overrides)
-    data = section(params, "data", DataParams, str(params_file))
-    sr = section(params, "sr", SRParams, str(params_file))
+    data, sr, _ = read_sections(params_file, overrides, "data", "sr")
     out = out or Path("models/sr") / data.dataset / sr.model
     with atomic_dir(out) as tmp:
         metrics = pretrain(sr, Path("data/prepared") / data.dataset, tmp)

@@ -44,11 +44,3 @@ def workspace(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     save_file({"item_embeddings": torch.randn(30, 8)}, root / "items.safetensors")
     return root
-
-
-def build_model(root: Path, seed: int = 0) -> tuple[Llara, object]:
-    torch.manual_seed(seed)
-    lm, tokenizer = load_base(root / "base")
-    table = load_file(root / "items.safetensors")["item_embeddings"]
-    behaviour = seeded_behaviour(table, 32, seed)
-    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-import pytest
-
 from helpers import run_cli, toy_dataset, write_params
 
 
