@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=Path, default=Path("data/prompts/movielens/smollm2-135m"))
     parser.add_argument("--base", type=Path, default=Path("models/base/smollm2-135m"))
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=TrainParams().batch_size)
     args = parser.parse_args()
-    train = TrainParams()
+    train = TrainParams(batch_size=args.batch_size)
     table = read_all(args.prompts / "train" / "hybrid")
     lengths = np.diff(table.column("input_ids").combine_chunks().offsets.to_numpy())
     grouped = length_grouped_order(lengths, train.batch_size, train.seed, 0)
@@ -69,7 +70,7 @@ def main() -> None:
     for step in range(args.steps + 1):  # the first step warms up and is not counted
         batch = collate(table, grouped[step], tokenizer.pad_token_id)
         began = time.perf_counter()
-        loss = model(**batch, hybrid=True).loss
+        loss = model.answer_loss(**batch, hybrid=True)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -215,7 +215,7 @@ class PromptParams:
     """The `prompts` section: which examples become prompts and how they are sharded."""
 
     train_examples: Optional[int] = opt(
-        2000, "training windows turned into prompts (a seeded sample); null = all of them"
+        1024, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
     )
     shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)")
     seed: int = opt(42, "seed for the training sample and the training prompts' candidates")
@@ -246,8 +246,8 @@ class TrainParams:
     two_stage_fraction: float = opt(0.5, "two-stage: share of steps on the text task")
     epochs: int = opt(1, "passes over the materialised training prompts")
     max_steps: Optional[int] = opt(None, "optimiser steps; overrides epochs when set")
-    batch_size: int = opt(4, "examples per micro-batch")
-    grad_accum: int = opt(4, "micro-batches per optimiser step (effective batch = batch_size * grad_accum)")
+    batch_size: int = opt(8, "examples per micro-batch")
+    grad_accum: int = opt(2, "micro-batches per optimiser step (effective batch = batch_size * grad_accum)")
     lr: float = opt(5e-4, "peak learning rate (AdamW)")
     warmup_ratio: float = opt(0.05, "share of steps with linear warm-up before cosine decay")
     weight_decay: float = opt(0.0, "AdamW weight decay")

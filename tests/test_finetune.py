@@ -153,3 +153,11 @@ def test_kill_9_then_resume_reaches_the_same_weights(workspace):
     b = load_file(workspace / "killed" / "adapter" / "adapter_model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_answer_loss_equals_the_lm_loss(workspace):
+    model, tokenizer = build_model(workspace, seed=2)
+    table = read_all(workspace / "prompts" / "train" / "hybrid")
+    batch = collate(table, np.array([0, 1, 2]), tokenizer.pad_token_id)
+    with torch.no_grad():
+        torch.testing.assert_close(model.answer_loss(**batch, hybrid=True), model(**batch, hybrid=True).loss)

@@ -117,7 +117,7 @@ def finetune(
                 batch = collate(shards[task], batches[step * train.grad_accum + j], pad_id)
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                    loss = model(**batch, hybrid=task == "hybrid").loss
+                    loss = model.answer_loss(**batch, hybrid=task == "hybrid")
                 (loss / train.grad_accum).backward()
                 losses.append(loss.item())
                 tokens += int(batch["attention_mask"].sum())

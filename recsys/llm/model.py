@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -14,6 +15,7 @@ from torch import nn
 from recsys.config import LoraParams
 from recsys.errors import InputError
 from recsys.llm.base_model import load_base
+from recsys.llm.batches import IGNORE
 from recsys.llm.behaviour import BehaviourTokens
 
 
@@ -33,6 +35,20 @@ class Llara(nn.Module):
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, hybrid: bool, labels=None, **kwargs):
         embeds = self.embed(input_ids, slot_pos, slot_items, hybrid)
         return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, hybrid: bool) -> torch.Tensor:
+        """Mean cross-entropy over the answer tokens, projecting only their hidden states to the vocabulary.
+
+        Equal to the LM's own loss with these labels, without the [B, T, V] logits of the prompt
+        (most of a prompt's tokens), which would cost about a fifth of the step on a small model.
+        """
+        embeds = self.embed(input_ids, slot_pos, slot_items, hybrid)
+        causal = self.lm.get_base_model()
+        hidden = causal.model(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state  # [B, T, H]
+        targets = labels[:, 1:]  # position t predicts token t + 1
+        keep = targets != IGNORE
+        logits = causal.lm_head(hidden[:, :-1][keep])  # [M, V], M answer tokens in the batch
+        return F.cross_entropy(logits.float(), targets[keep])
 
 
 def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
