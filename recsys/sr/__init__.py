@@ -1,0 +1,8 @@
+"""Sequential recommenders (SASRec, GRU4Rec, Caser) whose item embeddings feed the LLM."""
+
+from __future__ import annotations
+
+from recsys.sr.registry import MODELS, build_model
+from recsys.sr.trainer import load_item_embeddings, load_model, pretrain
+
+__all__ = ["MODELS", "build_model", "load_item_embeddings", "load_model", "pretrain"]

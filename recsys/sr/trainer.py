@@ -1,0 +1,237 @@
+"""Stage 1: pretrain one sequential recommender, select it on validation, score and export it.
+
+Selection: after every epoch the model scores the stored validation candidates; the state with
+the best validation HR@1 is kept (ties broken by NDCG over all K candidates, a smoother signal
+on ~100 users), and training stops after `patience` epochs without a better one.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from safetensors.torch import load_file, save_file
+
+from recsys.config import SRParams, build
+from recsys.errors import InputError
+from recsys.io import read_json, write_json
+from recsys.metrics import hit_at_k, mean_report, ndcg_at_k, ranking_report, rate_report, target_rank
+from recsys.sr.base import SequentialRecommender
+from recsys.sr.data import Examples, batch_indices, count_items, load_examples
+from recsys.sr.loss import next_item_loss
+from recsys.sr.popularity import item_counts, popularity_scores
+from recsys.sr.registry import build_model
+
+ARCHITECTURE_FIELDS = ("model", "hidden_size", "max_len", "dropout", "num_blocks", "num_heads")
+EVAL_BATCH = 1024
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int
+    curve: list[tuple[int, float, float]]  # (epoch, mean train loss, val HR@1)
+    seconds: float
+
+
+def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True) -> dict:
+    """Train `params.model` on `prepared`, write the model, embeddings, scores and metrics to
+    the existing directory `out`, and return the flat metrics dict written to metrics.json."""
+    prepared, out = Path(prepared), Path(out)
+    if not out.is_dir():
+        raise InputError(str(out), "output directory does not exist")
+    n_items = count_items(prepared / "items.parquet")
+    train = load_examples(prepared / "train.parquet", n_items, params.max_len, with_candidates=False)
+    val = load_examples(prepared / "val.parquet", n_items, params.max_len, with_candidates=True)
+    test = load_examples(prepared / "test.parquet", n_items, params.max_len, with_candidates=True)
+
+    torch.manual_seed(params.seed)
+    model = build_model(params, n_items)
+    fit = fit_model(model, train, val, params, progress)
+    model.load_state_dict(fit.best_state)
+
+    metrics: dict = {
+        "best_epoch": fit.best_epoch,
+        "epochs_run": len(fit.curve),
+        "train_seconds": round(fit.seconds, 2),
+    }
+    counts = item_counts(train.targets, n_items)
+    for split, examples in (("val", val), ("test", test)):
+        scores, full_ranks = score_examples(model, examples)
+        ranks = target_rank(scores, examples.target_col.numpy())
+        metrics.update(ranking_report(ranks, split))
+        metrics.update(rate_report(hit_at_k(full_ranks, 10), f"{split}.full.hr@10"))
+        metrics.update(mean_report(ndcg_at_k(full_ranks, 10), f"{split}.full.ndcg@10"))
+        popular = popularity_scores(counts, examples.candidates)
+        popular_ranks = target_rank(popular, examples.target_col.numpy())
+        metrics.update(ranking_report(popular_ranks, f"popularity.{split}"))
+        write_scores(out / f"scores_{split}.parquet", examples, scores, ranks)
+
+    save_model(model, params, out)
+    save_item_embeddings(model, out / "item_embeddings.safetensors")
+    write_curve(out / "curve.csv", fit.curve)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def fit_model(
+    model: SequentialRecommender,
+    train: Examples,
+    val: Examples,
+    params: SRParams,
+    progress: bool,
+) -> FitResult:
+    """Adam over shuffled epochs with early stopping on validation HR@1 (see module docstring)."""
+    generator = torch.Generator().manual_seed(params.seed)  # batch order and negatives
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    best_key, best_state, best_epoch, stale = None, None, 0, 0
+    curve = []
+    start = time.perf_counter()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, disable=not progress) as bar:
+        for epoch in range(1, params.epochs + 1):
+            task = bar.add_task(
+                f"{params.model} epoch {epoch}/{params.epochs}",
+                total=-(-len(train) // params.batch_size),
+                status="",
+            )
+            loss = train_epoch(model, optimizer, train, params, generator, bar, task)
+            scores, _ = score_examples(model, val)
+            ranks = target_rank(scores, val.target_col.numpy())
+            key = (hit_at_k(ranks, 1).mean(), ndcg_at_k(ranks, scores.shape[1]).mean())
+            curve.append((epoch, loss, float(key[0])))
+            bar.update(task, status=f"loss {loss:.4f}  val HR@1 {key[0]:.4f}")
+            if best_key is None or key > best_key:
+                best_key, best_epoch, stale = key, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= params.patience:
+                    break
+    return FitResult(best_state, best_epoch, curve, time.perf_counter() - start)
+
+
+def train_epoch(
+    model: SequentialRecommender,
+    optimizer: torch.optim.Optimizer,
+    train: Examples,
+    params: SRParams,
+    generator: torch.Generator,
+    bar: Progress,
+    task: int,
+) -> float:
+    """One shuffled pass over the training rows; returns the mean loss per row."""
+    model.train()
+    total = 0.0
+    for rows in batch_indices(len(train), params.batch_size, generator):
+        rep = model(train.seq[rows], train.lengths[rows])  # [B, d]
+        loss = next_item_loss(
+            model, rep, train.targets[rows], params.loss, params.num_negatives, generator
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * rows.shape[0]
+        bar.advance(task)
+    return total / len(train)
+
+
+@torch.no_grad()
+def score_examples(model: SequentialRecommender, examples: Examples) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate scores [N, K] (float32) and the target's 0-based rank among all items [N]."""
+    model.eval()
+    scores, full_ranks = [], []
+    for rows in batch_indices(len(examples), EVAL_BATCH):
+        rep = model(examples.seq[rows], examples.lengths[rows])  # [B, d]
+        scores.append(model.score_candidates(rep, examples.candidates[rows]).numpy())
+        all_scores = model.score_all(rep).numpy()  # [B, n_items]
+        full_ranks.append(target_rank(all_scores, examples.targets[rows].numpy()))
+    return np.concatenate(scores).astype(np.float32), np.concatenate(full_ranks)
+
+
+def write_scores(path: Path, examples: Examples, scores: np.ndarray, ranks: np.ndarray) -> None:
+    """One row per example: the stored candidates, their scores and the rank of the target."""
+    n, k = scores.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    table = pa.table(
+        {
+            "user_id": pa.array(examples.user_ids.numpy(), pa.int64()),
+            "candidates": pa.ListArray.from_arrays(
+                offsets, pa.array(examples.candidates.numpy().ravel().astype(np.int32))
+            ),
+            "scores": pa.ListArray.from_arrays(offsets, pa.array(scores.ravel(), pa.float32())),
+            "target": pa.array(examples.targets.numpy().astype(np.int32)),
+            "rank": pa.array(ranks.astype(np.int32)),
+        }
+    )
+    pq.write_table(table, path)
+
+
+def write_curve(path: Path, curve: list[tuple[int, float, float]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "train_loss", "val_hr@1"])
+        writer.writerows((epoch, f"{loss:.6f}", f"{hr:.6f}") for epoch, loss, hr in curve)
+
+
+def save_model(model: SequentialRecommender, params: SRParams, out: Path) -> None:
+    """model.safetensors (state dict) and model_args.json (all `load_model` needs to rebuild)."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"))
+    args = {name: getattr(params, name) for name in ARCHITECTURE_FIELDS}
+    write_json(out / "model_args.json", {**args, "n_items": model.n_items})
+
+
+def load_model(directory: Path) -> SequentialRecommender:
+    """Rebuild the model saved by `pretrain` in `directory`, in eval mode."""
+    directory = Path(directory)
+    for name in ("model_args.json", "model.safetensors"):
+        if not (directory / name).is_file():
+            raise InputError(str(directory / name), "file not found (run the pretrain stage)")
+    args = read_json(directory / "model_args.json")
+    missing = [name for name in (*ARCHITECTURE_FIELDS, "n_items") if name not in args]
+    if missing:
+        raise InputError(str(directory / "model_args.json"), f"missing key {missing[0]!r}")
+    architecture = {name: args[name] for name in ARCHITECTURE_FIELDS}
+    params = build(SRParams, architecture, str(directory / "model_args.json"))
+    model = build_model(params, int(args["n_items"]))
+    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    return model.eval()
+
+
+def save_item_embeddings(model: SequentialRecommender, path: Path) -> None:
+    """One float32 tensor "item_embeddings" [n_items, d]; row i is item id i."""
+    table = model.item_embeddings().detach().float().contiguous()
+    save_file({"item_embeddings": table}, str(path))
+
+
+def load_item_embeddings(path: Path, items_parquet: Path) -> torch.Tensor:
+    """[n_items, d] embeddings, checked to have exactly one row per item of items.parquet."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "file not found (run the pretrain stage)")
+    tensors = load_file(str(path))
+    if "item_embeddings" not in tensors:
+        raise InputError(str(path), "no tensor named 'item_embeddings'")
+    table = tensors["item_embeddings"]
+    n_items = count_items(items_parquet)
+    if table.ndim != 2 or table.shape[0] != n_items:
+        raise InputError(
+            str(path),
+            f"{table.shape[0]} embedding rows but {items_parquet} has {n_items} items "
+            "(pretrain on the same prepared data)",
+        )
+    return table
