@@ -70,7 +70,7 @@ def main() -> None:
     for step in range(args.steps + 1):  # the first step warms up and is not counted
         batch = collate(table, grouped[step], tokenizer.pad_token_id)
         began = time.perf_counter()
-        loss = model.answer_loss(**batch, hybrid=True)
+        loss = model.answer_loss(**batch, splice=True)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -14,7 +14,7 @@ from recsys.prompts.materialize import materialize
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
-    "Render text-only and hybrid prompts for train/val/test, tokenise them with the base model's "
+    "Render the prompt variants (text, hybrid, behaviour, id) for train/val/test, tokenise them with the base model's "
     "tokenizer and write Arrow shards to data/prompts/<dataset>/<llm>/.",
     describe(PromptParams, "prompts"),
     "data.dataset, datasets.<name>.domain, llm.name: as in `recsys prepare --help` and `recsys fetch-model --help`",

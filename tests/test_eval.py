@@ -71,6 +71,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     from recsys.errors import InputError
     from recsys.eval.evaluate import evaluate
     from recsys.llm.finetune import finetune
+    from recsys.llm.model import load_llara
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -88,6 +89,17 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     assert runs[0]["n"] == 10 and 0 <= runs[0]["score.hr@1"] <= runs[0]["score.hr@3"] <= runs[0]["score.hr@5"] == 1.0
     assert runs[0]["generate.hr@1"] <= runs[0]["generate.valid_ratio"]
     assert json.loads((tmp_path / "a" / "metrics.json").read_text()) == runs[0]
+    (tmp_path / "id").mkdir()  # the id variant is scored on "item <id>" answers
+    evaluate(model_dir, workspace / "prompts", workspace / "prepared", None,
+             EvalParams(modes=["score"], variant="id", max_examples=1), tmp_path / "id", progress=False)
+    scored = pq.read_table(tmp_path / "id" / "predictions.parquet").column("scores_mean")[0].as_py()
+    model, tokenizer, _ = load_llara(model_dir)
+    table = read_all(workspace / "prompts" / "test" / "id")
+    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
+    names = [f"item {c}" for c in table.column("candidates")[0].as_py()]
+    _, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], False,
+                               answer_token_ids(tokenizer, names), tokenizer.pad_token_id)
+    np.testing.assert_allclose(scored, mean.numpy(), rtol=1e-5)
     args = json.loads((model_dir / "finetune.json").read_text())
     (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
     with pytest.raises(InputError, match="expected 31"):

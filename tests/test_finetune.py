@@ -15,8 +15,9 @@ from recsys.config import LoraParams, TrainParams
 from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE, collate
 from recsys.llm.finetune import Interrupted, finetune
-from recsys.llm.schedule import draw_task, hybrid_probability
+from recsys.llm.schedule import draw_task, hard_probability
 from recsys.prompts.shards import SCHEMA, read_all, write_shard
+from recsys.prompts.templates import VARIANTS
 
 
 def test_shards_hold_both_variants_in_bounded_files(workspace):
@@ -29,6 +30,20 @@ def test_shards_hold_both_variants_in_bounded_files(workspace):
     assert len(row["slot_items"]) == len(row["candidates"]) + row["text"].count("[EMB]") - 5
     assert row["slot_items"][-5:] == row["candidates"] and row["target"] in row["candidates"]
     assert "The 5 movie title candidates are" in row["text"]
+
+
+def test_variants_name_items_as_rq2_compares_them(workspace):
+    rows = {v: read_all(workspace / "prompts" / "val" / v).slice(0, 1).to_pylist()[0] for v in VARIANTS}
+    hybrid, behaviour, index, text = (rows[v] for v in ("hybrid", "behaviour", "id", "text"))
+    assert behaviour["slot_items"] == hybrid["slot_items"] == text["slot_items"]
+    assert behaviour["text"].count("[EMB]") == len(behaviour["slot_items"]) 
+    assert "Item" not in behaviour["text"].split("The answer is")[0]
+    assert text["text"].count("[PH]") == len(text["slot_items"]) and "[EMB]" not in text["text"]
+    assert index["slot_items"] == [] and "[PH]" not in index["text"] and "[EMB]" not in index["text"]
+    first, second = index["candidates"][:2]
+    assert f"candidates are item {first}, item {second}, " in index["text"]
+    assert index["text"].endswith(f"The answer is item {index['target']}")
+    assert behaviour["text"].endswith(hybrid["text"][hybrid["text"].rindex("The answer is"):])  # title answer
 
 
 def test_shard_round_trip(tmp_path, workspace):
@@ -59,7 +74,7 @@ def test_slot_embeddings_reach_the_model(workspace):
 
     def logits() -> torch.Tensor:
         with torch.no_grad():
-            return model(**batch, hybrid=True).logits
+            return model(**batch, splice=True).logits
 
     before = logits()
     model.behaviour.item_table[absent] += 1.0
@@ -67,19 +82,21 @@ def test_slot_embeddings_reach_the_model(workspace):
     model.behaviour.item_table[in_prompt] += 1.0
     assert not torch.allclose(logits(), before)
     with torch.no_grad():  # the text task ignores the item table altogether
-        assert torch.equal(model(**batch, hybrid=False).logits, model(**batch, hybrid=False).logits)
+        assert torch.equal(model(**batch, splice=False).logits, model(**batch, splice=False).logits)
 
 
 def test_schedule_is_a_pure_function_of_the_step():
     params = TrainParams(schedule="curriculum")
-    assert hybrid_probability(0, 11, params) == 0.0 and hybrid_probability(10, 11, params) == 1.0
-    assert hybrid_probability(5, 11, params) == 0.5
+    assert hard_probability(0, 11, params) == 0.0 and hard_probability(10, 11, params) == 1.0
+    assert hard_probability(5, 11, params) == 0.5
     assert draw_task(0, 11, params)[0] == "text" and draw_task(10, 11, params)[0] == "hybrid"
+    behaviour = TrainParams(schedule="direct", hard_variant="behaviour")
+    assert {draw_task(s, 4, behaviour)[0] for s in range(4)} == {"behaviour"}
     assert [draw_task(s, 11, params) for s in range(11)] == [draw_task(s, 11, params) for s in range(11)]
     two = TrainParams(schedule="two-stage", two_stage_fraction=0.5)
-    assert [hybrid_probability(s, 4, two) for s in range(4)] == [0.0, 0.0, 1.0, 1.0]
-    assert hybrid_probability(0, 4, TrainParams(schedule="direct")) == 1.0
-    assert hybrid_probability(3, 4, TrainParams(schedule="text-only")) == 0.0
+    assert [hard_probability(s, 4, two) for s in range(4)] == [0.0, 0.0, 1.0, 1.0]
+    assert hard_probability(0, 4, TrainParams(schedule="direct")) == 1.0
+    assert hard_probability(3, 4, TrainParams(schedule="text-only")) == 0.0
 
 
 def run_finetune(root: Path, out: str, train: TrainParams, stop_after: int | None = None):
@@ -160,4 +177,4 @@ def test_answer_loss_equals_the_lm_loss(workspace):
     table = read_all(workspace / "prompts" / "train" / "hybrid")
     batch = collate(table, np.array([0, 1, 2]), tokenizer.pad_token_id)
     with torch.no_grad():
-        torch.testing.assert_close(model.answer_loss(**batch, hybrid=True), model(**batch, hybrid=True).loss)
+        torch.testing.assert_close(model.answer_loss(**batch, splice=True), model(**batch, splice=True).loss)

@@ -12,7 +12,7 @@ from recsys.llm.model import Llara
 
 @torch.no_grad()
 def generate_answers(
-    model: Llara, tokenizer, table: pa.Table, indices: np.ndarray, hybrid: bool, max_new_tokens: int
+    model: Llara, tokenizer, table: pa.Table, indices: np.ndarray, splice: bool, max_new_tokens: int
 ) -> list[str]:
     """Decoded continuations of the prompts `indices` of `table` (one batch).
 
@@ -20,7 +20,7 @@ def generate_answers(
     is predicted from the prompt and never from padding (the authors padded on the right).
     """
     batch = collate(table, indices, tokenizer.pad_token_id, left_pad=True, prompt_only=True)
-    embeds = model.embed(batch["input_ids"], batch["slot_pos"], batch["slot_items"], hybrid)  # [B, T, H]
+    embeds = model.embed(batch["input_ids"], batch["slot_pos"], batch["slot_items"], splice)  # [B, T, H]
     new_tokens = model.lm.generate(
         inputs_embeds=embeds, attention_mask=batch["attention_mask"], max_new_tokens=max_new_tokens,
         do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,

@@ -16,6 +16,7 @@ from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
 from recsys.llm.model import load_llara
 from recsys.prompts.encode import encode_examples
+from recsys.prompts.templates import VARIANTS, item_names, trained_variant
 
 
 def resolve_titles(given: list[str], titles: list[str], option: str) -> list[int]:
@@ -49,10 +50,11 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
         candidate_ids = [int(c) for c in drawn[0]]
     row = pa.table({"example_id": [0], "user_id": [0], "history": [history_ids[-args["max_len"]:]],
                     "candidates": [candidate_ids], "target": [candidate_ids[0]]})
-    hybrid = args["train"]["schedule"] != "text-only"
-    table = encode_examples(row, titles, tokenizer, args["domain"], "hybrid" if hybrid else "text")
+    variant = trained_variant(args["train"])
+    names = item_names(variant, titles)
+    table = encode_examples(row, titles, tokenizer, args["domain"], variant)
     batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
-    _, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], hybrid,
-                               answer_token_ids(tokenizer, [titles[c] for c in candidate_ids]), tokenizer.pad_token_id)
+    _, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], VARIANTS[variant].spliced,
+                               answer_token_ids(tokenizer, [names[c] for c in candidate_ids]), tokenizer.pad_token_id)
     order = np.argsort(-mean.numpy(), kind="stable")
     return [(candidate_ids[i], titles[candidate_ids[i]], float(mean[i])) for i in order]

@@ -21,14 +21,14 @@ def answer_token_ids(tokenizer, titles: list[str]) -> list[list[int]]:
 
 @torch.no_grad()
 def score_candidates(
-    model: Llara, prompt_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, hybrid: bool,
+    model: Llara, prompt_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool,
     answers: list[list[int]], pad_id: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed, mean) log-probability of each of the K answers after one prompt.
 
     prompt_ids [1, T]; slot_pos, slot_items [1, S]; answers: K token lists. Returns two [K] tensors.
     """
-    embeds = model.embed(prompt_ids, slot_pos, slot_items, hybrid)  # [1, T, H]
+    embeds = model.embed(prompt_ids, slot_pos, slot_items, splice)  # [1, T, H]
     prefix = model.lm(inputs_embeds=embeds, use_cache=True)
     k, width = len(answers), max(len(a) for a in answers)
     tokens = torch.full((k, width), pad_id, dtype=torch.long)

@@ -20,29 +20,29 @@ from recsys.llm.behaviour import BehaviourTokens
 
 
 class Llara(nn.Module):
-    """The LM (a peft model) plus BehaviourTokens; `hybrid` decides whether slots are spliced."""
+    """The LM (a peft model) plus BehaviourTokens; `splice` decides whether slots carry behaviour."""
 
     def __init__(self, lm: nn.Module, behaviour: BehaviourTokens):
         super().__init__()
         self.lm = lm
         self.behaviour = behaviour
 
-    def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, hybrid: bool) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool) -> torch.Tensor:
         """[B, T] ids -> [B, T, H] input embeddings; text task keeps the fixed [PH] row at the slots."""
         embeds = self.lm.get_input_embeddings()(input_ids)
-        return self.behaviour.splice(embeds, slot_pos, slot_items) if hybrid else embeds
+        return self.behaviour.splice(embeds, slot_pos, slot_items) if splice else embeds
 
-    def forward(self, input_ids, attention_mask, slot_pos, slot_items, hybrid: bool, labels=None, **kwargs):
-        embeds = self.embed(input_ids, slot_pos, slot_items, hybrid)
+    def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, **kwargs):
+        embeds = self.embed(input_ids, slot_pos, slot_items, splice)
         return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
-    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, hybrid: bool) -> torch.Tensor:
+    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, splice: bool) -> torch.Tensor:
         """Mean cross-entropy over the answer tokens, projecting only their hidden states to the vocabulary.
 
         Equal to the LM's own loss with these labels, without the [B, T, V] logits of the prompt
         (most of a prompt's tokens), which would cost about a fifth of the step on a small model.
         """
-        embeds = self.embed(input_ids, slot_pos, slot_items, hybrid)
+        embeds = self.embed(input_ids, slot_pos, slot_items, splice)
         causal = self.lm.get_base_model()
         hidden = causal.model(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state  # [B, T, H]
         targets = labels[:, 1:]  # position t predicts token t + 1

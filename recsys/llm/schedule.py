@@ -12,8 +12,8 @@ import numpy as np
 from recsys.config import TrainParams
 
 
-def hybrid_probability(step: int, total_steps: int, params: TrainParams) -> float:
-    """p(step) of drawing the hybrid (behavioural) task; curriculum: 0 at the first step, 1 at the last."""
+def hard_probability(step: int, total_steps: int, params: TrainParams) -> float:
+    """p(step) of drawing the hard (behavioural) task; curriculum: 0 at the first step, 1 at the last."""
     if params.schedule == "curriculum":
         return step / max(total_steps - 1, 1)
     if params.schedule == "direct":
@@ -24,7 +24,7 @@ def hybrid_probability(step: int, total_steps: int, params: TrainParams) -> floa
 
 
 def draw_task(step: int, total_steps: int, params: TrainParams) -> tuple[str, float]:
-    """("hybrid" | "text", p) for this step: hybrid with probability p."""
-    p = hybrid_probability(step, total_steps, params)
+    """(prompt variant, p) for this step: `params.hard_variant` with probability p, else text."""
+    p = hard_probability(step, total_steps, params)
     u = np.random.default_rng([params.seed, step]).random()
-    return ("hybrid" if u < p else "text"), p
+    return (params.hard_variant if u < p else "text"), p

@@ -1,4 +1,4 @@
-"""The materialize stage's work: prepared splits -> tokenised prompt shards, text-only and hybrid."""
+"""The materialize stage's work: prepared splits -> tokenised prompt shards, one set per prompt variant."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from transformers import AutoTokenizer
 from recsys.config import PromptParams
 from recsys.data.candidates import build_candidates, example_item_pairs
 from recsys.io import write_json
+from recsys.llm.base_model import ITEM_TOKENS
 from recsys.prompts.encode import encode_examples
 from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import VARIANTS, templates
@@ -64,7 +65,7 @@ def materialize(
     }
     max_len = json.loads((prepared / "stats.json").read_text())["max_len"]
     manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k, "max_len": max_len,
-                      "item_tokens": {v: tokenizer.convert_tokens_to_ids(m) for v, m in VARIANTS.items()},
+                      "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
                       "splits": {}}
     total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)
     with Progress(disable=not progress) as bar:
