@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,7 @@ from rich import print as rprint
 
 from recsys.config import EvalParams, describe
 from recsys.eval.evaluate import evaluate
+from recsys.distributed import init_ranks
 from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
@@ -30,13 +32,16 @@ def command(
 ) -> None:
     data, llm, sr, evaluation, _ = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
     out = out or Path("metrics") / data.dataset / sr.model
-    with atomic_dir(out) as tmp:
+    ranks = init_ranks()  # under torchrun each process scores its share; the main one writes `out`
+    with atomic_dir(out) if ranks.main else nullcontext(out) as tmp:
         metrics = evaluate(
             model_dir=model or Path("models/llara") / data.dataset / sr.model,
             prompts=Path("data/prompts") / data.dataset / llm.name,
             prepared=Path("data/prepared") / data.dataset,
             sr_metrics=Path("models/sr") / data.dataset / sr.model / "metrics.json",
-            params=evaluation, out=tmp,
+            params=evaluation, out=tmp, ranks=ranks,
         )
+    if not ranks.main:
+        return
     shown = {k: round(v, 4) for k, v in metrics.items() if k.endswith("hr@1") or k.endswith("valid_ratio")}
     rprint(f"[green]evaluated[/green] {metrics['n']} {evaluation.split} examples -> {out}: {shown}")
