@@ -31,3 +31,7 @@ app.command("recommend")(report.recommend_command)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
