@@ -1,0 +1,190 @@
+"""The paper's research questions as named DVC experiments, and the tables they fill.
+
+    python bench/experiments.py run --dataset movielens --cells llara-sasrec text-only
+    python bench/experiments.py run --dataset movielens --table rq3      # every cell of a table
+    python bench/experiments.py tables                                  # rewrite EXPERIMENTS.md
+
+`run` calls `dvc exp run --temp -n <dataset>-<cell> -S data.dataset=<dataset> -S ...` for each
+cell in turn (a temporary copy of the workspace, so editing the checkout meanwhile is safe), then
+records the experiment's metrics.json and wall time in bench/results/experiments.json. Cells
+already recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
+intervals and the paper's figures beside them; every row names its experiment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench/results/experiments.json"
+REPORT = ROOT / "EXPERIMENTS.md"
+
+# cell -> (sr backbone, params overrides beyond data.dataset)
+CELLS: dict[str, tuple[str, list[str]]] = {
+    "llara-sasrec": ("sasrec", []),
+    "llara-gru4rec": ("gru4rec", ["sr.model=gru4rec"]),
+    "llara-caser": ("caser", ["sr.model=caser"]),
+    "text-only": ("sasrec", ["train.schedule=text-only"]),
+    "id-only": ("sasrec", ["train.schedule=direct", "train.hard_variant=id"]),
+    "behaviour-only": ("sasrec", ["train.hard_variant=behaviour"]),
+    "direct": ("sasrec", ["train.schedule=direct"]),
+    "two-stage": ("sasrec", ["train.schedule=two-stage"]),
+}
+TABLES = {
+    "rq1": ["llara-sasrec", "llara-gru4rec", "llara-caser", "text-only"],
+    "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
+    "rq3": ["direct", "two-stage", "llara-sasrec"],
+}
+# The paper's ValidRatio / HitRatio@1 (Liao et al., 2024, Tables 2 and 4).
+PAPER_RQ1 = {
+    "movielens": {"popularity": None, "gru4rec": (1.0, .3750), "caser": (1.0, .3861), "sasrec": (1.0, .3444),
+                  "text-only": (.9263, .3895), "llara-gru4rec": (.9684, .4421), "llara-caser": (.9684, .4737),
+                  "llara-sasrec": (.9684, .4421)},
+    "steam": {"popularity": None, "gru4rec": (1.0, .4168), "caser": (1.0, .4368), "sasrec": (1.0, .4010),
+              "text-only": (.9840, .4637), "llara-gru4rec": (.9975, .4924), "llara-caser": (.9966, .4874),
+              "llara-sasrec": (.9975, .4949)},
+    "lastfm": {"popularity": None, "gru4rec": (1.0, .2616), "caser": (1.0, .2233), "sasrec": (1.0, .2233),
+               "text-only": (.9836, .4180), "llara-gru4rec": (.9836, .4344), "llara-caser": (.9918, .4344),
+               "llara-sasrec": (1.0, .4508)},
+}
+PAPER_RQ3 = {"movielens": {"direct": .4211, "two-stage": .4316, "llara-sasrec": .4421},
+             "steam": {"direct": .4899, "two-stage": .4840, "llara-sasrec": .4949},
+             "lastfm": {"direct": .4508, "two-stage": .4344, "llara-sasrec": .4508}}
+LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec": "LLaRA (GRU4Rec)",
+          "llara-caser": "LLaRA (Caser)", "text-only": "text only (TALLRec-like: same LM, text prompts)",
+          "id-only": "ID index only (\"item 14\")", "behaviour-only": "behaviour token only",
+          "direct": "direct (hybrid from step 0)", "two-stage": "two-stage (text, then hybrid)"}
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def experiment_ref(name: str) -> str:
+    refs = [r for r in git("for-each-ref", "--format=%(refname)", "refs/exps").split() if r.endswith(f"/{name}")]
+    if not refs:
+        raise SystemExit(f"experiment {name!r}: no refs/exps entry after `dvc exp run` (see its output above)")
+    return refs[-1]
+
+
+def run_cell(dataset: str, cell: str, force: bool) -> dict:
+    """One `dvc exp run --temp`, then its metrics read back from the experiment's commit."""
+    backbone, overrides = CELLS[cell]
+    name = f"{dataset}-{cell}"
+    command = ["dvc", "exp", "run", "--temp", "-n", name, "-S", f"data.dataset={dataset}"]
+    for override in overrides:
+        command += ["-S", override]
+    if force:
+        command.append("--force")
+    print("$ " + " ".join(command), flush=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    began = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, env=env)
+    seconds = time.perf_counter() - began
+    ref = experiment_ref(name)
+    metrics = json.loads(git("show", f"{ref}:metrics/{dataset}/{backbone}/metrics.json"))
+    return {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
+            "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics}
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+
+
+def rate(metrics: dict, key: str) -> str:
+    if key not in metrics:
+        return "-"
+    return f"{metrics[key]:.4f} [{metrics[key + '.ci_low']:.3f}, {metrics[key + '.ci_high']:.3f}]"
+
+
+def paper_cell(values) -> str:
+    if values is None:
+        return "-"
+    return f"{values[0]:.4f} / {values[1]:.4f}" if isinstance(values, tuple) else f"{values:.4f}"
+
+
+def llm_row(label: str, result: dict, paper) -> str:
+    m = result["metrics"]
+    return (f"| {label} | {m['generate.valid_ratio']:.4f} | {rate(m, 'generate.hr@1')} | {rate(m, 'score.hr@1')} "
+            f"| {paper_cell(paper)} | `{result['dataset']}-{result['cell']}` ({result['wall_seconds'] / 60:.0f} min) |")
+
+
+def table(name: str, dataset: str, results: dict) -> list[str]:
+    done = {cell: results[f"{dataset}-{cell}"] for cell in TABLES[name] if f"{dataset}-{cell}" in results}
+    if not done:
+        return []
+    header = ["| method | ValidRatio | HR@1 generate [95% CI] | HR@1 score [95% CI] | paper Valid / HR@1 "
+              "| experiment (wall) |", "|" + " --- |" * 6]
+    rows = []
+    if name == "rq1":
+        for cell in ("llara-sasrec", "llara-gru4rec", "llara-caser"):
+            if cell not in done:
+                continue
+            m, backbone = done[cell]["metrics"], CELLS[cell][0]
+            if cell == "llara-sasrec":
+                rows.append(f"| popularity | 1.0000 | {rate(m, 'sr.popularity.test.hr@1')} | - | - | `{dataset}-{cell}` |")
+            rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - "
+                        f"| {paper_cell(PAPER_RQ1[dataset][backbone])} | `{dataset}-{cell}` |")
+    paper = PAPER_RQ1[dataset] if name == "rq1" else PAPER_RQ3[dataset] if name == "rq3" else {}
+    for cell, result in done.items():
+        rows.append(llm_row(LABELS[cell], result, paper.get(cell)))
+    return header + rows
+
+
+def render(results: dict) -> str:
+    titles = {"rq1": "RQ1: LLaRA against its peers", "rq2": "RQ2: item representation (SASRec tokens, curriculum)",
+              "rq3": "RQ3: training schedule (hybrid prompts, SASRec tokens)"}
+    lines = ["# Experiments", "",
+             "Generated by `python bench/experiments.py tables` from bench/results/experiments.json; each row "
+             "names the DVC experiment (`dvc exp run --temp -n <name> -S data.dataset=<dataset> ...`, the "
+             "overrides are in the script's CELLS) that produced it, rerun with "
+             "`python bench/experiments.py run --dataset <dataset> --cells <cell> --force`. Test split, 20 "
+             "candidates; HR@1 generate is the paper's protocol (an invalid answer is a miss), HR@1 score "
+             "ranks all 20 candidates by mean log-likelihood. Intervals: Wilson 95%.", ""]
+    machines = sorted({r["machine"] for r in results.values()})
+    lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: the default params (SmolLM2-135M, "
+              "1,024 training prompts, 64 optimiser steps of 16), not the paper's Llama-2-7B for 5 epochs.", ""]
+    for dataset in ("movielens", "lastfm", "steam"):
+        for name, title in titles.items():
+            body = table(name, dataset, results)
+            if body:
+                lines += [f"## {title}: {dataset}", "", *body, ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run cells as DVC experiments and record their metrics")
+    run.add_argument("--dataset", default="movielens", choices=sorted(PAPER_RQ1))
+    run.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=[])
+    run.add_argument("--table", choices=sorted(TABLES), help="run every cell of this table")
+    run.add_argument("--force", action="store_true", help="rerun cells already recorded")
+    sub.add_parser("tables", help=f"rewrite {REPORT.name} from the recorded results")
+    args = parser.parse_args()
+    if args.command == "run":
+        results = load_results()
+        for cell in dict.fromkeys(args.cells + TABLES.get(args.table, [])):
+            if f"{args.dataset}-{cell}" in results and not args.force:
+                print(f"{args.dataset}-{cell}: recorded, skipped (--force reruns it)")
+                continue
+            results[f"{args.dataset}-{cell}"] = run_cell(args.dataset, cell, args.force)
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    REPORT.write_text(render(load_results()) + "\n")
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
