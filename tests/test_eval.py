@@ -102,7 +102,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     np.testing.assert_allclose(scored, mean.numpy(), rtol=1e-5)
     args = json.loads((model_dir / "finetune.json").read_text())
     (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
-    with pytest.raises(InputError, match="expected 31"):
+    with pytest.raises(InputError, match="trained on 31 items, the data has 30"):
         evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)
     (model_dir / "finetune.json").write_text(json.dumps(args))
     (model_dir / "projector.safetensors").write_bytes(b"garbage")

@@ -15,7 +15,8 @@ from recsys.errors import InputError
 from recsys.metrics import target_rank
 from recsys.sr.data import load_examples
 from recsys.sr.popularity import item_counts, popularity_scores
-from recsys.sr.trainer import load_item_embeddings, load_model, pretrain
+from recsys.embeddings import load_item_embeddings
+from recsys.sr.trainer import load_model, pretrain
 from sr_fixtures import cyclic_prepared, write_items, write_split
 
 PARAMS = SRParams(hidden_size=16, max_len=4, batch_size=8, epochs=4, patience=2)

@@ -27,12 +27,13 @@ from transformers import get_cosine_schedule_with_warmup
 
 from recsys.config import LoraParams, TrainParams
 from recsys.distributed import Ranks, all_sum, barrier
+from recsys.embeddings import load_item_embeddings
 from recsys.errors import InputError
 from recsys.llm.base_model import load_base
 from recsys.llm.batches import collate, length_grouped_order
 from recsys.llm.behaviour import seeded_behaviour
 from recsys.llm.checkpoint import load_checkpoint, save_checkpoint
-from recsys.llm.model import Llara, item_table, save_llara, with_lora
+from recsys.llm.model import Llara, save_llara, with_lora
 from recsys.llm.schedule import draw_task
 from recsys.prompts.shards import read_all
 from recsys.prompts.templates import VARIANTS
@@ -105,7 +106,7 @@ def finetune(
     device = ranks.device()
     dtype = autocast_dtype(train.precision, device)
     n_items = pq.read_metadata(items_parquet).num_rows
-    table = item_table(item_embeddings, n_items)
+    table = load_item_embeddings(item_embeddings, items_parquet)
     lm, tokenizer = load_base(base)
     if train.gradient_checkpointing:
         lm.gradient_checkpointing_enable()

@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from recsys.config import LoraParams
+from recsys.embeddings import load_item_embeddings
 from recsys.errors import InputError
 from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE
@@ -60,17 +61,6 @@ def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
     return get_peft_model(model, config)
 
 
-def item_table(path: Path, n_items: int) -> torch.Tensor:
-    """The SR item embedding table [n_items, d], checked against the number of items."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "item embeddings not found (run `recsys pretrain`)")
-    table = load_file(path)["item_embeddings"]
-    if table.shape[0] != n_items:
-        raise InputError(str(path), f"{table.shape[0]} item rows, expected {n_items} (the items of items.parquet)")
-    return table
-
-
 def save_llara(model: Llara, out: Path, args: dict) -> None:
     """adapter/ (peft format), projector.safetensors and finetune.json with everything to rebuild."""
     model.lm.save_pretrained(out / "adapter", safe_serialization=True)
@@ -89,7 +79,7 @@ def load_llara(directory: Path) -> tuple[Llara, object, dict]:
     if base.config.hidden_size != args["hidden_size"]:
         raise InputError(str(args_path), f"base model hidden size {base.config.hidden_size}, expected {args['hidden_size']}")
     lm = PeftModel.from_pretrained(base, directory / "adapter")
-    table = item_table(Path(args["item_embeddings"]), args["n_items"])
+    table = load_item_embeddings(Path(args["item_embeddings"]), Path(args["items"]))
     behaviour = BehaviourTokens(table, args["hidden_size"])
     try:
         behaviour.projector.load_state_dict(load_file(directory / "projector.safetensors"))

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from recsys.sr.registry import MODELS, build_model
-from recsys.sr.trainer import load_item_embeddings, load_model, pretrain
+from recsys.sr.trainer import load_model, pretrain
 
-__all__ = ["MODELS", "build_model", "load_item_embeddings", "load_model", "pretrain"]
+__all__ = ["MODELS", "build_model", "load_model", "pretrain"]

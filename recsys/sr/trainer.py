@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from safetensors.torch import load_file, save_file
 
 from recsys.config import SRParams, build
+from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
 from recsys.io import read_json, write_json
 from recsys.metrics import hit_at_k, mean_report, ndcg_at_k, ranking_report, rate_report, target_rank
@@ -75,7 +76,7 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
         write_scores(out / f"scores_{split}.parquet", examples, scores, ranks)
 
     save_model(model, params, out)
-    save_item_embeddings(model, out / "item_embeddings.safetensors")
+    save_item_embeddings(model.item_embeddings(), out / "item_embeddings.safetensors")
     write_curve(out / "curve.csv", fit.curve)
     write_json(out / "metrics.json", metrics)
     return metrics
@@ -210,28 +211,3 @@ def load_model(directory: Path) -> SequentialRecommender:
     model = build_model(params, int(args["n_items"]))
     model.load_state_dict(load_file(str(directory / "model.safetensors")))
     return model.eval()
-
-
-def save_item_embeddings(model: SequentialRecommender, path: Path) -> None:
-    """One float32 tensor "item_embeddings" [n_items, d]; row i is item id i."""
-    table = model.item_embeddings().detach().float().contiguous()
-    save_file({"item_embeddings": table}, str(path))
-
-
-def load_item_embeddings(path: Path, items_parquet: Path) -> torch.Tensor:
-    """[n_items, d] embeddings, checked to have exactly one row per item of items.parquet."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found (run the pretrain stage)")
-    tensors = load_file(str(path))
-    if "item_embeddings" not in tensors:
-        raise InputError(str(path), "no tensor named 'item_embeddings'")
-    table = tensors["item_embeddings"]
-    n_items = count_items(items_parquet)
-    if table.ndim != 2 or table.shape[0] != n_items:
-        raise InputError(
-            str(path),
-            f"{table.shape[0]} embedding rows but {items_parquet} has {n_items} items "
-            "(pretrain on the same prepared data)",
-        )
-    return table
