@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_FLAGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install run test bench clean
+.PHONY: install run test experiments clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -24,6 +24,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The paper's research questions as DVC experiments: make experiments TABLE=rq3 DATASET=movielens
+TABLE   ?= rq1
+DATASET ?= movielens
+experiments: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/experiments.py run --dataset $(DATASET) --table $(TABLE)
 
 clean:
 	rm -rf $(VENV) data models metrics
