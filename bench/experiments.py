@@ -88,7 +88,9 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     if force:
         command.append("--force")
     print("$ " + " ".join(command), flush=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # the temporary copy runs elsewhere: relative data paths (../shared/...) are taken from this checkout
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "RECSYS_DATA_ROOT": str(ROOT)}
     began = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, env=env)
     seconds = time.perf_counter() - began

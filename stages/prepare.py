@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +23,19 @@ HELP = help_with_params(
 )
 
 
+def with_data_root(spec: DatasetSpec) -> DatasetSpec:
+    """A relative `path` is taken from $RECSYS_DATA_ROOT when set, else from the working directory.
+
+    `dvc exp run --temp` and `dvc queue` run stages in a copy of the repository elsewhere, where a
+    path such as ../shared/... no longer points at the data; bench/experiments.py sets the variable
+    to the checkout.
+    """
+    root = os.environ.get("RECSYS_DATA_ROOT")
+    if not root or spec.path is None or Path(spec.path).is_absolute():
+        return spec
+    return dataclasses.replace(spec, path=str(Path(root) / spec.path))
+
+
 @reports_bad_input
 def command(
     params_file: Path = ParamsOption,
@@ -28,7 +43,7 @@ def command(
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
 ) -> None:
     data, params = read_sections(params_file, overrides, "data")
-    spec = dataset_spec(params, data, str(params_file))
+    spec = with_data_root(dataset_spec(params, data, str(params_file)))
     out = out or Path("data/prepared") / data.dataset
     with atomic_dir(out) as tmp:
         stats = prepare(data, spec, tmp)

@@ -210,3 +210,18 @@ def test_many_negatives_exact_fallback():
     seen_items = np.arange(0, 45)  # row 0 has seen 45 of 50 items; 5 eligible, needs 4
     cands = build_candidates(np.array([0]), np.zeros(45, np.int64), seen_items, n_items, 5, np.random.default_rng(0))
     assert len(set(cands[0])) == 5 and set(cands[0]) <= {0, 45, 46, 47, 48, 49}
+
+
+def test_relative_dataset_path_is_taken_from_recsys_data_root(toy_log, monkeypatch):
+    """What `dvc exp run --temp` needs: the stage runs in a copy elsewhere, the data stays put."""
+    datasets = toy_dataset(toy_log)
+    datasets["toy"]["path"] = toy_log.name  # relative to toy_log.parent
+    params = write_params(toy_log, None, datasets)
+    (toy_log / "elsewhere").mkdir()
+    monkeypatch.chdir(toy_log / "elsewhere")
+    missing = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "a"))
+    assert missing.exit_code == 2 and f"{toy_log.name}/inter.csv" in missing.output
+    monkeypatch.setenv("RECSYS_DATA_ROOT", str(toy_log.parent))
+    found = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "b"))
+    assert found.exit_code == 0, found.output
+    assert len(read(toy_log / "b", "items")) == 30
