@@ -162,6 +162,10 @@ def render(results: dict) -> str:
             body = table(name, dataset, results)
             if body:
                 lines += [f"## {title}: {dataset}", "", *body, ""]
+                missing = [cell for cell in TABLES[name] if f"{dataset}-{cell}" not in results]
+                if missing:
+                    lines += [f"Not run yet: {', '.join(missing)} (`python bench/experiments.py run --dataset "
+                              f"{dataset} --cells {' '.join(missing)}`).", ""]
     return "\n".join(lines)
 
 

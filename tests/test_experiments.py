@@ -36,4 +36,5 @@ def test_tables_render_recorded_cells_with_intervals_and_paper_figures():
             "| 0.9684 / 0.4421 | `movielens-llara-sasrec` (30 min) |") in rq1
     rq3 = text.split("## RQ3")[1]
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
+    assert "Not run yet: id-only, text-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only text-only behaviour-only`)." in text
     assert "## RQ1: LLaRA against its peers: movielens" in text and "lastfm" not in text  # no empty tables
