@@ -67,7 +67,7 @@ def main() -> None:
     )
     rows.append(("ML-100K (packaged)", stats, wall, rss))
     for size in args.sizes:
-        root = OUT / f"synthetic-{size}"
+        root = OUT / f"synthetic-{size}-{args.items}"  # the cached log depends on both
         if not (root / "inter.parquet").exists():
             synthetic_log(root, size, args.items)
         fmt = {"interactions": "inter.parquet", "items": "items.parquet"}
