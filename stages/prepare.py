@@ -11,6 +11,7 @@ import typer
 from rich import print as rprint
 
 from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
+from recsys.data.duck import DEFAULT_MEMORY_LIMIT
 from recsys.data.prepare import prepare
 from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
@@ -41,12 +42,16 @@ def command(
     params_file: Path = ParamsOption,
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
+    memory_limit: str = typer.Option(
+        DEFAULT_MEMORY_LIMIT, help="DuckDB's memory cap (e.g. 500MB, 4GB); beyond it, work spills to a scratch "
+        "directory beside the output. A resource setting, not a param: it never changes the output",
+    ),
 ) -> None:
     data, params = read_sections(params_file, overrides, "data")
     spec = with_data_root(dataset_spec(params, data, str(params_file)))
     out = out or Path("data/prepared") / data.dataset
     with atomic_dir(out) as tmp:
-        stats = prepare(data, spec, tmp)
+        stats = prepare(data, spec, tmp, memory_limit)
     rprint(
         f"[green]prepared[/green] {data.dataset} -> {out}: {stats['users']} users, {stats['items']} items, "
         f"{stats['interactions']} interactions; examples {stats['examples']}"

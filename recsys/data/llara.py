@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -161,7 +162,10 @@ def load_split_files(spec: DatasetSpec, params: DataParams) -> SplitFiles:
         val_hist, val_tgt = frames["val"]
         users = np.arange(len(val_tgt))
         assignment = user_assignment(users, [1 - params.val_holdout, params.val_holdout, 0.0], params.seed)
-        examples = sequences_to_examples(_as_sequences(users, val_hist, val_tgt), assignment, params)
+        con = duckdb.connect()  # the authors' files are small: an in-memory database will do
+        con.register("sequences", _as_sequences(users, val_hist, val_tgt))
+        queries = sequences_to_examples(con, "sequences", assignment, params)
+        examples = {split: con.sql(query).to_arrow_table() for split, query in queries.items()}
         interactions = 0
         test_hist, test_tgt = frames["test"]
         examples["test"] = _to_examples(np.arange(len(test_tgt)) + len(users), test_hist, test_tgt)

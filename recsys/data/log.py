@@ -1,24 +1,34 @@
-"""Validate a raw log and give items and users dense ids, in DuckDB (no Python loop over interactions)."""
+"""Validate a raw log and give items and users dense ids, in DuckDB (no Python loop over interactions).
+
+The validated log stays in the database as table `log` (user_id, item_id, ts, row); the items are
+streamed to items.parquet as they are numbered and scanned back as view `items`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
 
+from recsys.data.duck import batches, first_row, quote, write_parquet
 from recsys.data.sources import RawLog
 from recsys.data.titles import clean_title, movielens_title
-from recsys.data.duck import first_row
 from recsys.errors import InputError
+
+ITEMS_SCHEMA = pa.schema(
+    [("item_id", pa.int32()), ("title", pa.string()), ("raw_title", pa.string()), ("source_id", pa.string())]
+)
 
 
 @dataclass
 class Log:
-    """A validated interaction log with dense ids."""
+    """Counts of a validated log; the log itself is table `log` and view `items` of the connection."""
 
-    interactions: pa.Table  # user_id int64, item_id int32, ts double, row int64
-    items: pa.Table  # item_id int32, title, raw_title, source_id
+    interactions: int
+    items: int
     dropped_items: int
     dropped_interactions: int
 
@@ -28,12 +38,36 @@ def _dense_order(column: str) -> str:
     return f"TRY_CAST({column} AS BIGINT) NULLS LAST, {column}"
 
 
-def _validate_items(con: duckdb.DuckDBPyConnection, raw: RawLog, missing_title: str) -> tuple[pa.Table, pa.Table]:
-    """Dense item ids in source-id order; returns (items, ids of items dropped for lacking a title)."""
-    path = raw.items_file
+def _number_items(
+    con: duckdb.DuckDBPyConnection, normalise, dropped: list[tuple[int, str]]
+) -> Iterator[pa.RecordBatch]:
+    """Distinct (item, title) in source-id order with clean titles and dense ids; empty titles go to `dropped`."""
+    next_id = 0
+    stream = batches(
+        con,
+        f"SELECT item, raw_title, min(row) AS row FROM items_raw GROUP BY item, raw_title ORDER BY {_dense_order('item')}",
+    )
+    for batch in stream:
+        kept: dict[str, list] = {"title": [], "raw_title": [], "source_id": []}
+        for item, raw, row in zip(*(batch.column(c).to_pylist() for c in ("item", "raw_title", "row"))):
+            title = normalise(raw) if raw is not None else ""
+            if not title:
+                dropped.append((row, item))
+                continue
+            kept["title"].append(title)
+            kept["raw_title"].append(raw or "")
+            kept["source_id"].append(item)
+        ids = pa.array(range(next_id, next_id + len(kept["title"])), pa.int32())
+        next_id += len(ids)
+        yield pa.RecordBatch.from_arrays([ids, *(pa.array(kept[c], pa.string()) for c in kept)], schema=ITEMS_SCHEMA)
+
+
+def _validate_items(con: duckdb.DuckDBPyConnection, raw: RawLog, missing_title: str, items_out: Path) -> int:
+    """Write items_out (dense ids in source-id order) and table `dropped` (items without a title)."""
+    path = raw.items.shown
     con.sql(
         "CREATE TABLE items_raw AS SELECT trim(CAST(item AS VARCHAR)) AS item, "
-        "CAST(raw_title AS VARCHAR) AS raw_title, row FROM items_src"
+        f"CAST(raw_title AS VARCHAR) AS raw_title, row FROM ({raw.items.sql()})"
     )
     bad = first_row(con, "SELECT row FROM items_raw WHERE item IS NULL OR item = '' ORDER BY row")
     if bad:
@@ -50,44 +84,44 @@ def _validate_items(con: duckdb.DuckDBPyConnection, raw: RawLog, missing_title: 
             f"row {clash[0]}: item {clash[1]!r} has title {clash[2]!r} but row {clash[3]} gave "
             f"{clash[4]!r} (expected one title per item)",
         )
-    rows = con.sql(
-        "SELECT item, raw_title, min(row) FROM items_raw GROUP BY item, raw_title "
-        f"ORDER BY {_dense_order('item')}"
-    ).fetchall()
+    dropped: list[tuple[int, str]] = []
     normalise = movielens_title if raw.title_style == "movielens" else clean_title
-    titles = [normalise(title) if title is not None else "" for _, title, _ in rows]
-    empty = [(row, item) for (item, _, row), title in zip(rows, titles) if not title]
-    if empty and missing_title == "error":
-        row, item = min(empty)
+    kept = write_parquet(items_out, ITEMS_SCHEMA, _number_items(con, normalise, dropped))
+    if dropped and missing_title == "error":
+        row, item = min(dropped)
         raise InputError(
             path, f"row {row}: item {item!r} has an empty title (expected text; data.missing_title=drop drops such items)"
         )
-    kept = [(item, raw_title or "", title) for (item, raw_title, _), title in zip(rows, titles) if title]
-    items = pa.table(
-        {
-            "item_id": pa.array(range(len(kept)), pa.int32()),
-            "title": pa.array([t for _, _, t in kept], pa.string()),
-            "raw_title": pa.array([r for _, r, _ in kept], pa.string()),
-            "source_id": pa.array([i for i, _, _ in kept], pa.string()),
-        }
-    )
-    dropped = pa.table({"item": pa.array([item for _, item in empty], pa.string())})
-    return items, dropped
+    con.sql(f"CREATE VIEW items AS SELECT * FROM read_parquet({quote(str(items_out))})")
+    con.register("dropped_arrow", pa.table({"item": pa.array([item for _, item in dropped], pa.string())}))
+    con.sql("CREATE TABLE dropped AS SELECT * FROM dropped_arrow")
+    con.unregister("dropped_arrow")
+    return kept
 
 
-def validate_log(raw: RawLog, missing_title: str = "error") -> Log:
-    """Check every rule on the raw log; on the first violation stop with the file and row named."""
-    con = duckdb.connect()
-    con.register("items_src", raw.items)
-    con.register("inter_src", raw.interactions)
-    items, dropped = _validate_items(con, raw, missing_title)
-    con.register("items", items)
-    con.register("dropped", dropped)
-    path = raw.interactions_file
+def _rated_interactions(con: duckdb.DuckDBPyConnection, raw: RawLog) -> str:
+    """The interactions query, less those rated below min_rating (a non-numeric rating is an error)."""
+    query = raw.interactions.sql()
+    if raw.min_rating is None:
+        return query
+    bad = first_row(con, f"SELECT row, rating FROM ({query}) WHERE TRY_CAST(rating AS DOUBLE) IS NULL ORDER BY row")
+    if bad:
+        column = raw.interactions.columns["rating"]
+        raise InputError(raw.interactions.shown, f"row {bad[0]}: column {column!r} is {bad[1]!r}, expected a number")
+    return f"SELECT * FROM ({query}) WHERE CAST(rating AS DOUBLE) >= {float(raw.min_rating)}"
+
+
+def validate_log(con: duckdb.DuckDBPyConnection, raw: RawLog, items_out: Path, missing_title: str = "error") -> Log:
+    """Check every rule on the raw log; on the first violation stop with the file and row named.
+
+    Leaves table `log` (user_id BIGINT, item_id INTEGER, ts DOUBLE, row BIGINT) and view `items` in `con`.
+    """
+    n_items = _validate_items(con, raw, missing_title, items_out)
+    path = raw.interactions.shown
     con.sql(
-        """CREATE TABLE inter AS SELECT trim(CAST(user AS VARCHAR)) AS user,
-           trim(CAST(item AS VARCHAR)) AS item, CAST(ts AS VARCHAR) AS ts_text,
-           TRY_CAST(ts AS DOUBLE) AS ts, row FROM inter_src"""
+        f"""CREATE TABLE inter AS SELECT trim(CAST(user AS VARCHAR)) AS user,
+            trim(CAST(item AS VARCHAR)) AS item, CAST(ts AS VARCHAR) AS ts_text,
+            TRY_CAST(ts AS DOUBLE) AS ts, row FROM ({_rated_interactions(con, raw)})"""
     )
     checks = [
         ("user IS NULL OR user = ''", "empty user id (expected an id in every row)"),
@@ -95,7 +129,7 @@ def validate_log(raw: RawLog, missing_title: str = "error") -> Log:
         ("ts IS NULL", "timestamp {ts_text!r} is not numeric (expected a number, e.g. Unix seconds)"),
         (
             "item NOT IN (SELECT source_id FROM items) AND item NOT IN (SELECT item FROM dropped)",
-            f"item {{item!r}} is not in the items file {raw.items_file}",
+            f"item {{item!r}} is not in the items file {raw.items.shown}",
         ),
     ]
     for condition, problem in checks:
@@ -103,16 +137,14 @@ def validate_log(raw: RawLog, missing_title: str = "error") -> Log:
         if bad:
             raise InputError(path, f"row {bad[0]}: " + problem.format(item=bad[1], ts_text=bad[2]))
     total = first_row(con, "SELECT count(*) FROM inter")[0]
-    interactions = con.sql(
-        f"""WITH users AS (SELECT user, CAST(row_number() OVER (ORDER BY {_dense_order('user')}) - 1 AS BIGINT) AS user_id
+    con.sql(
+        f"""CREATE TABLE log AS
+            WITH users AS (SELECT user, CAST(row_number() OVER (ORDER BY {_dense_order('user')}) - 1 AS BIGINT) AS user_id
                            FROM (SELECT DISTINCT user FROM inter JOIN items ON inter.item = items.source_id))
             SELECT users.user_id, items.item_id, inter.ts, inter.row
-            FROM inter JOIN items ON inter.item = items.source_id JOIN users USING (user)
-            ORDER BY inter.row"""
-    ).to_arrow_table()
-    return Log(
-        interactions=interactions,
-        items=items,
-        dropped_items=dropped.num_rows,
-        dropped_interactions=total - interactions.num_rows,
+            FROM inter JOIN items ON inter.item = items.source_id JOIN users USING (user)"""
     )
+    con.sql("DROP TABLE inter")
+    kept = first_row(con, "SELECT count(*) FROM log")[0]
+    return Log(interactions=kept, items=n_items, dropped_items=first_row(con, "SELECT count(*) FROM dropped")[0],
+               dropped_interactions=total - kept)

@@ -1,16 +1,23 @@
-"""The prepare stage's work: a source -> items.parquet, {train,val,test}.parquet, stats.json."""
+"""The prepare stage's work: a source -> items.parquet, {train,val,test}.parquet, stats.json.
+
+The log lives in an on-disk DuckDB database under a scratch directory with a memory cap, and the
+training windows stream from it to Parquet; only val/test (one example per user) and the items
+those users touched are held in memory, to draw their candidates.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.config import DataParams, DatasetSpec
 from recsys.data.candidates import build_candidates, example_item_pairs
+from recsys.data.duck import DEFAULT_MEMORY_LIMIT, batches, connect, first_row, quote, write_parquet
 from recsys.data.llara import load_split_files
 from recsys.data.log import validate_log
 from recsys.data.sources import load_interactions, load_movielens
@@ -32,64 +39,71 @@ def check_params(params: DataParams) -> None:
         raise InputError(f"{where}.val_holdout", f"expected a share between 0 and 1, got {params.val_holdout}")
 
 
-def _user_pairs(examples: pa.Table, interactions: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """(row, item) for every item each row's user interacted with anywhere in the data set."""
+def _seen_in_log(con: duckdb.DuckDBPyConnection, examples: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(row, item) for every item each row's user interacted with anywhere in table `log`."""
     row_users = examples.column("user_id").to_numpy()  # sorted, one row per user in a split
-    users = interactions.column("user_id").to_numpy()
-    items = interactions.column("item_id").to_numpy()
-    pos = np.minimum(np.searchsorted(row_users, users), len(row_users) - 1)
-    mine = row_users[pos] == users
-    return pos[mine], items[mine]
+    con.register("eval_users", examples.select(["user_id"]))
+    pairs = con.sql("SELECT user_id, item_id FROM log WHERE user_id IN (SELECT user_id FROM eval_users)").fetchnumpy()
+    con.unregister("eval_users")
+    return np.searchsorted(row_users, np.asarray(pairs["user_id"])), np.asarray(pairs["item_id"])
 
 
-def prepare(params: DataParams, spec: DatasetSpec, out: Path) -> dict:
-    """Build every prepared file of `spec` under `out` and return the stats written to stats.json."""
+def _with_candidates(table: pa.Table, seen: tuple[np.ndarray, np.ndarray], n_items: int, split: str,
+                     params: DataParams) -> pa.Table:
+    rows, seen_items = seen
+    users = table.column("user_id").to_numpy()
+    candidates = build_candidates(  # [N, K]
+        table.column("target").to_numpy(), rows, seen_items, n_items, params.n_candidates,
+        np.random.default_rng([params.seed, EVAL_SPLITS.index(split)]),
+        describe_row=lambda row: f"{split} example {row} (user_id {users[row]})",
+    )
+    offsets = pa.array(np.arange(0, candidates.size + 1, params.n_candidates, dtype=np.int32))
+    return table.append_column("candidates", pa.ListArray.from_arrays(offsets, pa.array(candidates.ravel())))
+
+
+def _split_stats(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
+    files = {s: quote(str(out / f"{s}.parquet")) for s in SPLITS}
+    counts = {s: first_row(con, f"SELECT count(*), coalesce(sum(len(history)), 0) FROM read_parquet({f})")
+              for s, f in files.items()}
+    every = ", ".join(files.values())
+    return {
+        "users": first_row(con, f"SELECT count(DISTINCT user_id) FROM read_parquet([{every}])")[0],
+        "examples": {s: int(n) for s, (n, _) in counts.items()},
+        "mean_history_length": {s: round(int(total) / n, 4) if n else 0.0 for s, (n, total) in counts.items()},
+    }
+
+
+def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict:
+    """Build every prepared file of `spec` under `out` and return the stats written to stats.json.
+
+    DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`.
+    """
     check_params(params)
     stats: dict = {"dataset": params.dataset, "source": spec.source, "split": params.split, "notes": []}
-    if spec.source == "llara":
-        files = load_split_files(spec, params)
-        items, examples = files.items, files.examples
-        seen = {s: example_item_pairs(examples[s]) for s in EVAL_SPLITS}
-        stats.update(interactions=files.interactions, notes=files.notes)
-        stats["split"] = "authors' files"
-    else:
-        raw = load_movielens(spec.path) if spec.source == "movielens-100k" else load_interactions(spec.format, spec.path)
-        log = validate_log(raw, params.missing_title)
-        items = log.items
-        examples = split_log(log.interactions, params)
-        seen = {s: _user_pairs(examples[s], log.interactions) for s in EVAL_SPLITS}
-        stats.update(
-            interactions=log.interactions.num_rows,
-            dropped_items=log.dropped_items,
-            dropped_interactions=log.dropped_interactions,
-        )
-    for index, split in enumerate(EVAL_SPLITS):
-        table = examples[split]
-        rows, seen_items = seen[split]
-        users = table.column("user_id").to_numpy()
-        candidates = build_candidates(
-            table.column("target").to_numpy(), rows, seen_items, items.num_rows, params.n_candidates,
-            np.random.default_rng([params.seed, index]),
-            describe_row=lambda row: f"{split} example {row} (user_id {users[row]})",
-        )
-        offsets = pa.array(np.arange(0, candidates.size + 1, params.n_candidates, dtype=np.int32))
-        examples[split] = table.append_column(
-            "candidates", pa.ListArray.from_arrays(offsets, pa.array(candidates.ravel()))
-        )
-    pq.write_table(items, out / "items.parquet")
-    for split in SPLITS:
-        pq.write_table(examples[split], out / f"{split}.parquet")
-    users = np.unique(np.concatenate([examples[s].column("user_id").to_numpy() for s in SPLITS]))
-    stats.update(
-        users=len(users),
-        items=items.num_rows,
-        n_candidates=params.n_candidates,
-        max_len=params.max_len,
-        examples={s: examples[s].num_rows for s in SPLITS},
-        mean_history_length={
-            s: round(float(pc.mean(pc.list_value_length(examples[s].column("history"))).as_py() or 0.0), 4)
-            for s in SPLITS
-        },
-    )
+    with tempfile.TemporaryDirectory(prefix=".prepare-scratch-", dir=Path(out).parent) as scratch:
+        con = connect(Path(scratch), memory_limit)
+        if spec.source == "llara":  # small, already split: written as read
+            files = load_split_files(spec, params)
+            pq.write_table(files.items, out / "items.parquet")
+            pq.write_table(files.examples["train"], out / "train.parquet")
+            n_items = files.items.num_rows
+            evaluation = {s: (files.examples[s], example_item_pairs(files.examples[s])) for s in EVAL_SPLITS}
+            stats.update(interactions=files.interactions, notes=files.notes, split="authors' files")
+        else:
+            raw = (load_movielens(spec.path, Path(scratch)) if spec.source == "movielens-100k"
+                   else load_interactions(spec.format, spec.path, Path(scratch)))
+            log = validate_log(con, raw, out / "items.parquet", params.missing_title)
+            n_items = log.items
+            queries = split_log(con, params)
+            train = batches(con, queries["train"])
+            write_parquet(out / "train.parquet", train.schema, train)
+            tables = {s: con.sql(queries[s]).to_arrow_table() for s in EVAL_SPLITS}
+            evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
+            stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
+                         dropped_interactions=log.dropped_interactions)
+        for split, (table, seen) in evaluation.items():
+            pq.write_table(_with_candidates(table, seen, n_items, split, params), out / f"{split}.parquet")
+        stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
+        con.close()
     write_json(out / "stats.json", stats)
     return stats

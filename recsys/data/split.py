@@ -1,6 +1,7 @@
 """The split protocol: time-ordered sequences, users split 8:1:1 (or leave-one-out), sliding windows.
 
-All of it runs in DuckDB over the whole log at once; Python only draws the seeded user permutation.
+All of it runs in DuckDB (spilling to disk when the log outgrows memory); Python only draws the
+seeded user permutation.
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ def user_assignment(user_ids: np.ndarray, ratios: list[float], seed: int) -> pa.
     return pa.table({"user_id": users, "split": pa.array(np.array(SPLITS)[label])})
 
 
-def sequences_to_examples(sequences: pa.Table, assignment: pa.Table | None, params: DataParams) -> dict[str, pa.Table]:
-    """Examples per split from per-user item sequences.
+def sequences_to_examples(
+    con: duckdb.DuckDBPyConnection, source: str, assignment: pa.Table | None, params: DataParams
+) -> dict[str, str]:
+    """A query per split giving its examples, from per-user item sequences in table `source`.
 
-    `sequences`: user_id, item_id, order (any sortable columns `ts`, `row`: oldest first, stable).
+    `source`: user_id, item_id, order (any sortable columns `ts`, `row`: oldest first, stable).
     With `assignment` (user_id -> split) users are split whole, val/test users giving their last
     item; without it (leave-one-out) every user's last item is test and second last val.
     Each example: user_id, history (list<int32>, up to max_len previous items, oldest first), target.
     """
-    con = duckdb.connect()
-    con.register("inter", sequences)
     con.sql(
         f"""CREATE TABLE win AS
             SELECT user_id, pos, n, item_id AS target,
@@ -44,33 +45,33 @@ def sequences_to_examples(sequences: pa.Table, assignment: pa.Table | None, para
             FROM (SELECT user_id, CAST(item_id AS INTEGER) AS item_id,
                          row_number() OVER (PARTITION BY user_id ORDER BY ts, row) - 1 AS pos,
                          count(*) OVER (PARTITION BY user_id) AS n
-                  FROM inter)"""
+                  FROM {source})"""
     )
     min_hist = f"len(history) >= {int(params.min_history)}"
     if assignment is not None:
-        con.register("assignment", assignment)
+        con.register("assignment_arrow", assignment)
+        con.sql("CREATE TABLE assignment AS SELECT * FROM assignment_arrow")
+        con.unregister("assignment_arrow")
         where = {
             "train": f"split = 'train' AND {min_hist}",
             "val": "split = 'val' AND pos = n - 1",
             "test": "split = 'test' AND pos = n - 1",
         }
-        source = "win JOIN assignment USING (user_id)"
+        windows = "win JOIN assignment USING (user_id)"
     else:
         where = {"train": f"pos < n - 2 AND {min_hist}", "val": "pos = n - 2", "test": "pos = n - 1"}
-        source = "win"
+        windows = "win"
     return {
-        split: con.sql(
-            f"""SELECT CAST(user_id AS BIGINT) AS user_id, CAST(history AS INTEGER[]) AS history,
-                       CAST(target AS INTEGER) AS target
-                FROM {source} WHERE {condition} ORDER BY user_id, pos"""
-        ).to_arrow_table()
+        split: f"""SELECT CAST(user_id AS BIGINT) AS user_id, CAST(history AS INTEGER[]) AS history,
+                          CAST(target AS INTEGER) AS target
+                   FROM {windows} WHERE {condition} ORDER BY user_id, pos"""
         for split, condition in where.items()
     }
 
 
-def split_log(interactions: pa.Table, params: DataParams) -> dict[str, pa.Table]:
-    """Examples for each split of a validated log under params.split."""
+def split_log(con: duckdb.DuckDBPyConnection, params: DataParams) -> dict[str, str]:
+    """A query per split for the validated log in table `log` under params.split."""
     if params.split == "loo":
-        return sequences_to_examples(interactions, None, params)
-    users = np.unique(interactions.column("user_id").to_numpy())
-    return sequences_to_examples(interactions, user_assignment(users, params.split_ratios, params.seed), params)
+        return sequences_to_examples(con, "log", None, params)
+    users = con.sql("SELECT DISTINCT user_id FROM log").fetchnumpy()["user_id"]
+    return sequences_to_examples(con, "log", user_assignment(users, params.split_ratios, params.seed), params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -20,25 +21,45 @@ from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import VARIANTS, templates
 
 SPLITS = ("train", "val", "test")
+_BATCH_ROWS = 64 * 1024
 
 
-def training_rows(train: pa.Table, n_items: int, k: int, params: PromptParams) -> pa.Table:
+def _train_batches(path: Path) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(first row index, batch) over train.parquet, one bounded batch at a time."""
+    start = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS):
+        yield start, batch
+        start += batch.num_rows
+
+
+def training_rows(train_path: Path, n_items: int, k: int, params: PromptParams) -> pa.Table:
     """A seeded subset of training windows, each with its own K candidates.
 
     Negatives avoid everything the window's user touched in any training window, so a training
-    prompt looks exactly like an evaluation one.
+    prompt looks exactly like an evaluation one. Two streaming passes over the file keep memory to
+    the sampled windows and their users' items, however many windows there are.
     """
     rng = np.random.default_rng([params.seed, 2])
-    n = train.num_rows
+    n = pq.ParquetFile(train_path).metadata.num_rows
     keep = np.arange(n)
     if params.train_examples is not None and params.train_examples < n:
         keep = np.sort(rng.choice(n, params.train_examples, replace=False))
-    rows, items = example_item_pairs(train)
-    users = train.column("user_id").to_numpy()
-    chosen = train.take(pa.array(keep))
-    candidates = build_candidates(
-        chosen.column("target").to_numpy(), users[rows], items, n_items, k, rng,
-        row_group=users[keep], describe_row=lambda row: f"train window {keep[row]}",
+    chosen = []
+    for start, batch in _train_batches(train_path):
+        mine = keep[(keep >= start) & (keep < start + batch.num_rows)] - start
+        chosen.append(pa.Table.from_batches([batch]).take(pa.array(mine)))
+    chosen = pa.concat_tables(chosen or [pq.ParquetFile(train_path).schema_arrow.empty_table()])
+    chosen_users = np.unique(chosen.column("user_id").to_numpy())
+    seen_users, seen_items = [], []  # every item of the chosen users' windows
+    for _, batch in _train_batches(train_path):
+        windows = pa.Table.from_batches([batch])
+        windows = windows.filter(pa.array(np.isin(windows.column("user_id").to_numpy(), chosen_users)))
+        rows, items = example_item_pairs(windows)
+        seen_users.append(windows.column("user_id").to_numpy()[rows])
+        seen_items.append(items)
+    candidates = build_candidates(  # [N, K]
+        chosen.column("target").to_numpy(), np.concatenate(seen_users), np.concatenate(seen_items), n_items, k, rng,
+        row_group=chosen.column("user_id").to_numpy(), describe_row=lambda row: f"train window {keep[row]}",
     )
     offsets = pa.array(np.arange(0, candidates.size + 1, k, dtype=np.int32))
     return chosen.append_column("example_id", pa.array(keep, pa.int64())).append_column(
@@ -59,7 +80,7 @@ def materialize(
     val = pq.read_table(prepared / "val.parquet")
     k = len(val.column("candidates")[0])
     splits = {
-        "train": training_rows(pq.read_table(prepared / "train.parquet"), len(titles), k, params),
+        "train": training_rows(prepared / "train.parquet", len(titles), k, params),
         "val": eval_rows(val),
         "test": eval_rows(pq.read_table(prepared / "test.parquet")),
     }
