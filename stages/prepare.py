@@ -43,8 +43,9 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
     memory_limit: str = typer.Option(
-        DEFAULT_MEMORY_LIMIT, help="DuckDB's memory cap (e.g. 500MB, 4GB); beyond it, work spills to a scratch "
-        "directory beside the output. A resource setting, not a param: it never changes the output",
+        DEFAULT_MEMORY_LIMIT, envvar="RECSYS_MEMORY_LIMIT",
+        help="DuckDB's memory cap (e.g. 500MB, 4GB); beyond it, work spills to a scratch directory beside the "
+        "output. A resource setting, not a param: it never changes the output",
     ),
 ) -> None:
     data, params = read_sections(params_file, overrides, "data")

@@ -90,3 +90,18 @@ def test_training_sample_does_not_depend_on_read_batches(tmp_path, monkeypatch):
         assert train[row["example_id"]]["target"] == row["target"]
         negatives = set(row["candidates"]) - {row["target"]}
         assert len(negatives) == 9 and not negatives & seen[row["user_id"]]
+
+
+def test_a_memory_limit_that_is_not_a_size_is_one_line(toy_log):
+    params = write_params(toy_log, {}, toy_dataset(toy_log))
+    result = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "out"), "--memory-limit", "lots")
+    assert result.exit_code == 2 and not (toy_log / "out").exists()
+    assert result.stderr.strip() == "error: --memory-limit: 'lots' is not a size (expected e.g. 500MB or 4GB)"
+
+
+def test_running_out_of_memory_under_the_cap_is_one_line_and_leaves_nothing(tmp_path):
+    params = write_params(synthetic_csv(tmp_path), {"n_candidates": 10}, toy_dataset(tmp_path))
+    result = run_cli("prepare", "--params", str(params), "--out", str(tmp_path / "out"), "--memory-limit", "1MB")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --memory-limit: DuckDB needed more than 1MB (expected a larger cap)"
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*"))

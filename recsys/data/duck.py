@@ -14,6 +14,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recsys.errors import InputError
+
 # pyarrow's default row group size, so a table smaller than this is written as the one row group
 # that pq.write_table gives it (streamed and whole writes are then byte-identical).
 ROW_GROUP_ROWS = 1024 * 1024
@@ -24,7 +26,10 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 def connect(scratch: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A database file under `scratch` whose operators spill to `scratch/spill` beyond `memory_limit`."""
     con = duckdb.connect(str(Path(scratch) / "work.duckdb"))
-    con.execute(f"SET memory_limit = {quote(memory_limit)}")
+    try:
+        con.execute(f"SET memory_limit = {quote(memory_limit)}")
+    except duckdb.Error:
+        raise InputError("--memory-limit", f"{memory_limit!r} is not a size (expected e.g. 500MB or 4GB)") from None
     con.execute(f"SET temp_directory = {quote(str(Path(scratch) / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")  # every query that needs an order says so
     return con

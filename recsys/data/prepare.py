@@ -82,28 +82,38 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str 
     stats: dict = {"dataset": params.dataset, "source": spec.source, "split": params.split, "notes": []}
     with tempfile.TemporaryDirectory(prefix=".prepare-scratch-", dir=Path(out).parent) as scratch:
         con = connect(Path(scratch), memory_limit)
-        if spec.source == "llara":  # small, already split: written as read
-            files = load_split_files(spec, params)
-            pq.write_table(files.items, out / "items.parquet")
-            pq.write_table(files.examples["train"], out / "train.parquet")
-            n_items = files.items.num_rows
-            evaluation = {s: (files.examples[s], example_item_pairs(files.examples[s])) for s in EVAL_SPLITS}
-            stats.update(interactions=files.interactions, notes=files.notes, split="authors' files")
-        else:
-            raw = (load_movielens(spec.path, Path(scratch)) if spec.source == "movielens-100k"
-                   else load_interactions(spec.format, spec.path, Path(scratch)))
-            log = validate_log(con, raw, out / "items.parquet", params.missing_title)
-            n_items = log.items
-            queries = split_log(con, params)
-            train = batches(con, queries["train"])
-            write_parquet(out / "train.parquet", train.schema, train)
-            tables = {s: con.sql(queries[s]).to_arrow_table() for s in EVAL_SPLITS}
-            evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
-            stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
-                         dropped_interactions=log.dropped_interactions)
-        for split, (table, seen) in evaluation.items():
-            pq.write_table(_with_candidates(table, seen, n_items, split, params), out / f"{split}.parquet")
-        stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
-        con.close()
+        try:
+            _prepare_into(con, params, spec, out, Path(scratch), stats)
+        except duckdb.OutOfMemoryException:
+            raise InputError("--memory-limit", f"DuckDB needed more than {memory_limit} (expected a larger cap)") from None
+        finally:
+            con.close()
     write_json(out / "stats.json", stats)
     return stats
+
+
+def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: DatasetSpec, out: Path, scratch: Path,
+                  stats: dict) -> None:
+    """Write the prepared files into `out` and fill in `stats`."""
+    if spec.source == "llara":  # small, already split: written as read
+        files = load_split_files(spec, params)
+        pq.write_table(files.items, out / "items.parquet")
+        pq.write_table(files.examples["train"], out / "train.parquet")
+        n_items = files.items.num_rows
+        evaluation = {s: (files.examples[s], example_item_pairs(files.examples[s])) for s in EVAL_SPLITS}
+        stats.update(interactions=files.interactions, notes=files.notes, split="authors' files")
+    else:
+        raw = (load_movielens(spec.path, scratch) if spec.source == "movielens-100k"
+               else load_interactions(spec.format, spec.path, scratch))
+        log = validate_log(con, raw, out / "items.parquet", params.missing_title)
+        n_items = log.items
+        queries = split_log(con, params)
+        train = batches(con, queries["train"])
+        write_parquet(out / "train.parquet", train.schema, train)
+        tables = {s: con.sql(queries[s]).to_arrow_table() for s in EVAL_SPLITS}
+        evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
+        stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
+                     dropped_interactions=log.dropped_interactions)
+    for split, (table, seen) in evaluation.items():
+        pq.write_table(_with_candidates(table, seen, n_items, split, params), out / f"{split}.parquet")
+    stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
