@@ -27,7 +27,7 @@ _BATCH_ROWS = 64 * 1024
 def _train_batches(path: Path) -> Iterator[tuple[int, pa.RecordBatch]]:
     """(first row index, batch) over train.parquet, one bounded batch at a time."""
     start = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS):
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=_BATCH_ROWS):
         yield start, batch
         start += batch.num_rows
 
