@@ -81,7 +81,7 @@ def test_training_sample_does_not_depend_on_read_batches(tmp_path, monkeypatch):
     whole = materialize_module.training_rows(prepared / "train.parquet", 500, 10, params)
     monkeypatch.setattr(materialize_module, "_BATCH_ROWS", 97)
     batched = materialize_module.training_rows(prepared / "train.parquet", 500, 10, params)
-    assert whole.equals(batched) and whole.num_rows == 200
+    assert whole.equals(batched) and whole.num_rows == 200 and batched.column("target").num_chunks == 1
     train = pq.read_table(prepared / "train.parquet").to_pylist()
     seen: dict[int, set[int]] = {}
     for window in train:

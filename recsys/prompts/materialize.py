@@ -48,7 +48,8 @@ def training_rows(train_path: Path, n_items: int, k: int, params: PromptParams) 
     for start, batch in _train_batches(train_path):
         mine = keep[(keep >= start) & (keep < start + batch.num_rows)] - start
         chosen.append(pa.Table.from_batches([batch]).take(pa.array(mine)))
-    chosen = pa.concat_tables(chosen or [pq.ParquetFile(train_path).schema_arrow.empty_table()])
+    # one chunk: a shard is written as one record batch per chunk, so this keeps shards byte-stable
+    chosen = pa.concat_tables(chosen or [pq.ParquetFile(train_path).schema_arrow.empty_table()]).combine_chunks()
     chosen_users = np.unique(chosen.column("user_id").to_numpy())
     seen_users, seen_items = [], []  # every item of the chosen users' windows
     for _, batch in _train_batches(train_path):
