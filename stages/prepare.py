@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich import print as rprint
+from rich.console import Console
 
 from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
 from recsys.data.duck import DEFAULT_MEMORY_LIMIT
@@ -51,8 +52,8 @@ def command(
     data, params = read_sections(params_file, overrides, "data")
     spec = with_data_root(dataset_spec(params, data, str(params_file)))
     out = out or Path("data/prepared") / data.dataset
-    with atomic_dir(out) as tmp:
-        stats = prepare(data, spec, tmp, memory_limit)
+    with Console(stderr=True).status(f"prepare {data.dataset}") as status, atomic_dir(out) as tmp:
+        stats = prepare(data, spec, tmp, memory_limit, step=lambda what: status.update(f"prepare {data.dataset}: {what}"))
     rprint(
         f"[green]prepared[/green] {data.dataset} -> {out}: {stats['users']} users, {stats['items']} items, "
         f"{stats['interactions']} interactions; examples {stats['examples']}"

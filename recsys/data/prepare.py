@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import numpy as np
@@ -73,17 +74,19 @@ def _split_stats(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
     }
 
 
-def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict:
+def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+            step: Callable[[str], None] = lambda what: None) -> dict:
     """Build every prepared file of `spec` under `out` and return the stats written to stats.json.
 
-    DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`.
+    DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`; `step` hears
+    which phase is running, for a progress display.
     """
     check_params(params)
     stats: dict = {"dataset": params.dataset, "source": spec.source, "split": params.split, "notes": []}
     with tempfile.TemporaryDirectory(prefix=".prepare-scratch-", dir=Path(out).parent) as scratch:
         con = connect(Path(scratch), memory_limit)
         try:
-            _prepare_into(con, params, spec, out, Path(scratch), stats)
+            _prepare_into(con, params, spec, out, Path(scratch), stats, step)
         except duckdb.OutOfMemoryException:
             raise InputError("--memory-limit", f"DuckDB needed more than {memory_limit} (expected a larger cap)") from None
         finally:
@@ -93,8 +96,9 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str 
 
 
 def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: DatasetSpec, out: Path, scratch: Path,
-                  stats: dict) -> None:
+                  stats: dict, step: Callable[[str], None]) -> None:
     """Write the prepared files into `out` and fill in `stats`."""
+    step("reading and validating the data")
     if spec.source == "llara":  # small, already split: written as read
         files = load_split_files(spec, params)
         pq.write_table(files.items, out / "items.parquet")
@@ -107,6 +111,7 @@ def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: Data
                else load_interactions(spec.format, spec.path, scratch))
         log = validate_log(con, raw, out / "items.parquet", params.missing_title)
         n_items = log.items
+        step("writing the training windows")
         queries = split_log(con, params)
         train = batches(con, queries["train"])
         write_parquet(out / "train.parquet", train.schema, train)
@@ -114,6 +119,7 @@ def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: Data
         evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
         stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
                      dropped_interactions=log.dropped_interactions)
+    step("drawing val/test candidates")
     for split, (table, seen) in evaluation.items():
         pq.write_table(_with_candidates(table, seen, n_items, split, params), out / f"{split}.parquet")
     stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
