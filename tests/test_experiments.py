@@ -38,3 +38,20 @@ def test_tables_render_recorded_cells_with_intervals_and_paper_figures():
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
     assert "Not run yet: id-only, text-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only text-only behaviour-only`)." in text
     assert "## RQ1: LLaRA against its peers: movielens" in text and "lastfm" not in text  # no empty tables
+
+
+def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
+    """`dvc exp run -S key=value` can only set a key params.yaml already has."""
+    import dataclasses
+
+    import yaml
+
+    from stages.common import SECTIONS
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name, cls in SECTIONS.items():
+        assert {f.name for f in dataclasses.fields(cls)} == set(params[name]), name
+    for _, overrides in experiments.CELLS.values():
+        for override in overrides:
+            section, key = override.split("=")[0].split(".")
+            assert key in params[section], override
