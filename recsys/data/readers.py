@@ -139,7 +139,9 @@ def scan_table(
     return TableFile(staged, str(path), columns)
 
 
-def read_table(path: Path, columns: list[str], **csv_options) -> pa.Table:
+def read_table(
+    path: Path, columns: list[str], *, encoding: str = "utf-8", delimiter: str = ",", header: list[str] | None = None
+) -> pa.Table:
     """`columns` of a small CSV or Parquet file in memory, plus `row` (the 1-based data row)."""
     path = require_file(path)
     if ".parquet" in path.suffixes:
@@ -150,7 +152,6 @@ def read_table(path: Path, columns: list[str], **csv_options) -> pa.Table:
         _check_columns(path, table.column_names, columns)
         table = table.select(columns)
     else:
-        schema, stream = _csv_batches(path, columns, csv_options.get("encoding", "utf-8"),
-                                      csv_options.get("delimiter", ","), csv_options.get("header"))
+        schema, stream = _csv_batches(path, columns, encoding, delimiter, header)
         table = pa.Table.from_batches(list(stream), schema)
     return table.append_column("row", pa.array(range(1, table.num_rows + 1), pa.int64()))
