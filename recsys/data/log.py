@@ -93,9 +93,7 @@ def _validate_items(con: duckdb.DuckDBPyConnection, raw: RawLog, missing_title: 
             path, f"row {row}: item {item!r} has an empty title (expected text; data.missing_title=drop drops such items)"
         )
     con.sql(f"CREATE VIEW items AS SELECT * FROM read_parquet({quote(str(items_out))})")
-    con.register("dropped_arrow", pa.table({"item": pa.array([item for _, item in dropped], pa.string())}))
-    con.sql("CREATE TABLE dropped AS SELECT * FROM dropped_arrow")
-    con.unregister("dropped_arrow")
+    con.from_arrow(pa.table({"item": pa.array([item for _, item in dropped], pa.string())})).create("dropped")
     return kept
 
 

@@ -49,9 +49,7 @@ def sequences_to_examples(
     )
     min_hist = f"len(history) >= {int(params.min_history)}"
     if assignment is not None:
-        con.register("assignment_arrow", assignment)
-        con.sql("CREATE TABLE assignment AS SELECT * FROM assignment_arrow")
-        con.unregister("assignment_arrow")
+        con.from_arrow(assignment).create("assignment")
         where = {
             "train": f"split = 'train' AND {min_hist}",
             "val": "split = 'val' AND pos = n - 1",
