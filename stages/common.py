@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import functools
+import signal
 from pathlib import Path
 
 import typer
 
-from recsys.config import (DataParams, EvalParams, LLMParams, LoraParams, PromptParams, SRParams, TrainParams,
-                           load_params, section)
+from recsys.config import SECTIONS, load_params, section
 from recsys.errors import InputError
-
-SECTIONS = {"data": DataParams, "sr": SRParams, "llm": LLMParams, "prompts": PromptParams,
-            "lora": LoraParams, "train": TrainParams, "eval": EvalParams}
 
 ParamsOption = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 SetOption = typer.Option(
@@ -31,15 +28,26 @@ def help_with_params(summary: str, *sections: str) -> str:
     return summary + "\n\n\b\nParams read (params.yaml, or --set KEY=VALUE):\n\n" + "\n\n".join(sections)
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def reports_bad_input(command):
-    """Bad input ends in one line on stderr and exit status 2, not a traceback."""
+    """Bad input ends in one line on stderr and exit status 2, not a traceback.
+
+    SIGTERM, which would kill the process outright, becomes SystemExit(143) while the stage runs, so
+    its cleanup (atomic_dir's temporary folder, the scratch directory) runs as for any error.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             return command(*args, **kwargs)
         except InputError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
     return wrapper

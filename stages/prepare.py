@@ -11,6 +11,7 @@ import typer
 from rich import print as rprint
 from rich.console import Console
 
+from recsys import layout
 from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
 from recsys.data.duck import DEFAULT_MEMORY_LIMIT
 from recsys.data.prepare import prepare
@@ -51,9 +52,11 @@ def command(
 ) -> None:
     data, params = read_sections(params_file, overrides, "data")
     spec = with_data_root(dataset_spec(params, data, str(params_file)))
-    out = out or Path("data/prepared") / data.dataset
+    out = out or layout.prepared(data.dataset)
     with Console(stderr=True).status(f"prepare {data.dataset}") as status, atomic_dir(out) as tmp:
         stats = prepare(data, spec, tmp, memory_limit, step=lambda what: status.update(f"prepare {data.dataset}: {what}"))
+    for note in stats["notes"]:
+        typer.echo(f"note: {note}", err=True)
     rprint(
         f"[green]prepared[/green] {data.dataset} -> {out}: {stats['users']} users, {stats['items']} items, "
         f"{stats['interactions']} interactions; examples {stats['examples']}"

@@ -225,3 +225,85 @@ def test_relative_dataset_path_is_taken_from_recsys_data_root(toy_log, monkeypat
     found = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "b"))
     assert found.exit_code == 0, found.output
     assert len(read(toy_log / "b", "items")) == 30
+
+
+def test_long_titles_are_cut_and_stay_distinct(toy_log):
+    long_one, long_two = "The Long Title Number One And More", "The Long Title Number Two"
+    titles = {1: long_one, 2: long_two, 3: "The Long Title Numbe", 4: long_one, 6: "x" * 5000}
+    (toy_log / "items.csv").write_text(
+        "item,title\n" + "".join(f"{i},{titles.get(i, f'Item {i}')}\n" for i in range(1, 31)))
+    out = prepare(toy_log, {"split": "loo", "n_candidates": 5, "max_title_chars": 20}, toy_dataset(toy_log))
+    items = read(out, "items")
+    # Item 3's title is exactly 20 characters and is kept, so the plain cut of items 1 and 4 would equal
+    # it: they get ' (2)', item 2 (cut to the same 20 characters) ' (3)'.
+    assert [r["title"] for r in items[:6]] == [
+        "The Long Title N (2)", "The Long Title N (3)", "The Long Title Numbe", "The Long Title N (2)",
+        "Item 5", "x" * 20]
+    assert items[5]["raw_title"] == "x" * 5000
+    assert json.loads((out / "stats.json").read_text())["truncated_titles"] == 4
+
+
+def test_default_title_bound_is_200_characters(toy_log):
+    text = (toy_log / "items.csv").read_text().replace("7,Item 7", "7," + "y" * 5000)
+    (toy_log / "items.csv").write_text(text)
+    out = prepare(toy_log, {"split": "loo", "n_candidates": 5}, toy_dataset(toy_log))
+    assert read(out, "items")[6]["title"] == "y" * 200
+    assert json.loads((out / "stats.json").read_text())["truncated_titles"] == 1
+
+
+def movielens_llara_files(root: Path) -> Path:
+    """The authors' MovieLens layout: a 1-based u.item, frames of (item, rating) pairs padded with
+    (n_items, 0), `next` a pair too, the numbers numpy scalars."""
+    import pandas as pd
+
+    root.mkdir()
+    titles = {1: "Toy Story (1995)", 2: "Shawshank Redemption, The (1994)"}
+    lines = [f"{i}|{titles.get(i, f'Movie {i} (1990)')}|01-Jan-1995||http://x" + "|0" * 19 for i in range(1, 7)]
+    (root / "u.item").write_bytes("\n".join(lines).encode("latin-1") + b"\n")
+
+    def pair(item, rating):
+        return np.int64(item), np.int64(rating)
+
+    def frame(rows):
+        pad = pair(6, 0)
+        return pd.DataFrame({
+            "seq": [[pair(*p) for p in seq] + [pad] * (10 - len(seq)) for seq, _ in rows],
+            "len_seq": [len(seq) for seq, _ in rows],
+            "next": [pair(*target) for _, target in rows],
+        })
+
+    frame([([(0, 5)], (1, 4)), ([(0, 5), (1, 4)], (2, 3)), ([(0, 5), (1, 4), (2, 3)], (3, 5)),  # user 0
+           ([(4, 2)], (5, 1)), ([(4, 2), (5, 1)], (0, 4))]).to_pickle(root / "train_data.df")  # user 1
+    frame([([(0, 5), (1, 4), (2, 3)], (5, 2))]).to_pickle(root / "Val_data.df")
+    frame([([(3, 4), (4, 1)], (2, 5))]).to_pickle(root / "Test_data.df")
+    return root
+
+
+def test_llara_movielens_layout(tmp_path):
+    root = movielens_llara_files(tmp_path / "ml")
+    out = prepare(tmp_path, {"dataset": "ml", "n_candidates": 3},
+                  {"ml": {"source": "llara", "path": str(root), "domain": "movie"}})
+    items = read(out, "items")
+    assert [(r["item_id"], r["source_id"]) for r in items] == [(i, str(i + 1)) for i in range(6)]
+    assert items[0]["title"] == "Toy Story" and items[1]["title"] == "The Shawshank Redemption"
+    assert [(r["user_id"], r["history"], r["target"]) for r in read(out, "train")] == [
+        (0, [0], 1), (0, [0, 1], 2), (0, [0, 1, 2], 3), (1, [4], 5), (1, [4, 5], 0)]
+    (val,), (test,) = read(out, "val"), read(out, "test")
+    assert (val["user_id"], val["history"], val["target"]) == (2, [0, 1, 2], 5)
+    assert (test["user_id"], test["history"], test["target"]) == (3, [3, 4], 2)
+    assert sorted(val["candidates"]) == [3, 4, 5]  # the only two items the val user never saw, and the target
+    assert len(set(test["candidates"])) == 3 and 2 in test["candidates"] and set(test["candidates"]) <= {0, 1, 2, 5}
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["users"], stats["items"]) == (4, 6)
+
+
+def test_single_interaction_users_are_noted(tmp_path):
+    (tmp_path / "inter.csv").write_text("user,item,timestamp\n" + "".join(f"u{u},{u + 1},5\n" for u in range(20)))
+    (tmp_path / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    params = write_params(tmp_path, {"n_candidates": 5}, toy_dataset(tmp_path))
+    result = run_cli("prepare", "--params", str(params), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    note = "every history is empty (no user has two interactions): a model can learn only which items are popular"
+    assert result.stderr == f"note: {note}\n"
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["notes"] == [note] and stats["examples"] == {"train": 16, "val": 2, "test": 2}

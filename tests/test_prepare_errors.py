@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pytest
+
 from helpers import run_cli, toy_dataset, write_params
 
 
@@ -116,3 +118,177 @@ def test_llara_item_out_of_range(tmp_path):
         frame.to_pickle(root / name)
     fails(tmp_path, {"dataset": "x"}, {"x": {"source": "llara", "path": str(root)}},
           "Val_data.df", "row 1", "item id 77", "expected 0..30")
+
+
+def test_parquet_with_corrupt_pages_and_a_valid_footer(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 60
+    pq.write_table(pa.table({"user": [f"u{i % 6}" for i in range(n)], "item": [str(i % 30 + 1) for i in range(n)],
+                             "timestamp": list(range(n))}), tmp_path / "inter.parquet")
+    data = bytearray((tmp_path / "inter.parquet").read_bytes())
+    data[8:200] = bytes((b * 7 + 13) % 256 for b in data[8:200])  # the first pages; the footer is intact
+    (tmp_path / "inter.parquet").write_bytes(bytes(data))
+    pq.ParquetFile(tmp_path / "inter.parquet")  # still opens: only a full read finds the damage
+    (tmp_path / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    fails(tmp_path, {}, toy_dataset(tmp_path, interactions="inter.parquet"), "inter.parquet", "not a readable file")
+
+
+@pytest.mark.parametrize("ratios", [["0.8", "0.1", "0.1"], [0.8, 0.1], [0.5, 0.3, 0.1], [1.2, -0.1, -0.1],
+                                    [True, 0, 0], [float("inf"), 0, 0]])
+def test_split_ratios_must_be_three_non_negative_numbers_summing_to_one(toy_log, ratios):
+    fails(toy_log, {"split_ratios": ratios}, toy_dataset(toy_log), "data.split_ratios",
+          "expected three non-negative numbers summing to 1", repr(ratios))
+
+
+@pytest.mark.parametrize("key, value, low", [("seed", -1, 0), ("max_title_chars", 3, 10)])
+def test_integer_params_below_their_bound(toy_log, key, value, low):
+    fails(toy_log, {key: value}, toy_dataset(toy_log), f"data.{key}", f"expected at least {low}, got {value}")
+
+
+@pytest.mark.parametrize("encoding", ["utf-9", "base64"])
+def test_unknown_encoding(toy_log, encoding):
+    fails(toy_log, {}, toy_dataset(toy_log, encoding=encoding), "datasets.toy.format.encoding",
+          f"{encoding!r} is not a text encoding")
+
+
+def test_duplicated_header(toy_log):
+    lines = (toy_log / "inter.csv").read_text().splitlines()
+    lines = ["user,item,timestamp,item"] + [line.rsplit(",", 1)[0] + ",1" for line in lines[1:]]
+    (toy_log / "inter.csv").write_text("\n".join(lines) + "\n")
+    fails(toy_log, {}, toy_dataset(toy_log), "inter.csv", "column 'item' appears twice in the header")
+
+
+def test_interactions_file_with_a_header_and_no_rows(toy_log):
+    (toy_log / "inter.csv").write_text("user,item,timestamp,rating\n")
+    fails(toy_log, {}, toy_dataset(toy_log), "inter.csv", "no interactions (expected at least one data row)")
+
+
+def test_min_rating_that_keeps_no_interaction(toy_log):
+    fails(toy_log, {}, toy_dataset(toy_log, rating_col="rating", min_rating=6),
+          "inter.csv", "no interactions rated at least 6.0")
+
+
+@pytest.mark.parametrize("stamp", ["inf", "nan", "-Infinity", "1e400"])
+def test_non_finite_timestamp(toy_log, stamp):
+    edit(toy_log / "inter.csv", "u1,6,102", f"u1,6,{stamp}")
+    fails(toy_log, {}, toy_dataset(toy_log), "inter.csv", "row 9", f"timestamp {stamp!r} is not a finite number")
+
+
+def test_unknown_top_level_section(toy_log):
+    params = write_params(toy_log, {}, toy_dataset(toy_log))
+    params.write_text(params.read_text() + "dta:\n  seed: 7\n")
+    result = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "out"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: {params}: dta: unknown section (expected one of data, datasets, sr, "
+                                     "llm, prompts, lora, train, eval)")
+    assert not (toy_log / "out").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("dta.seed=7", "dta: unknown section"),
+    ("data.sed=7", "data.sed: unknown key"),
+    ("eval.batchsize=3", "eval.batchsize: unknown key"),  # a section prepare does not read
+    ("datasets.toy.format.encodin=latin-1", "datasets.toy.format.encodin: unknown key"),
+    ("data.seed.x=1", "'seed' holds 42, not a mapping of keys"),
+    ("data=5", "data: expected a mapping of keys, got 5"),
+])
+def test_set_of_an_unknown_key_is_refused(toy_log, override, expected):
+    params = write_params(toy_log, {"seed": 42}, toy_dataset(toy_log))
+    result = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "out"), "--set", override)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message and expected in message, message
+    assert not (toy_log / "out").exists()
+
+
+def test_too_few_negatives_names_the_user_as_the_file_does(tmp_path):
+    # Users 1..14 (dense 0..13); user 13 has seen 28 of the 30 items, the others 3.
+    rows = ["user,item,timestamp"] + [f"{u},{(u + j) % 30 + 1},{j}" for u in range(1, 15)
+                                      for j in range(28 if u == 13 else 3)]
+    (tmp_path / "inter.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    fails(tmp_path, {"split": "loo", "n_candidates": 5}, toy_dataset(tmp_path),
+          f"{tmp_path / 'inter.csv'}: user '13' (val example 12): only 2 items the user never interacted with")
+
+
+def test_single_interaction_users_leave_nothing_to_train_on(tmp_path):
+    (tmp_path / "inter.csv").write_text("user,item,timestamp\n" + "".join(f"u{u},{u + 1},5\n" for u in range(20)))
+    (tmp_path / "items.csv").write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 31)))
+    fails(tmp_path, {"split": "loo", "n_candidates": 5}, toy_dataset(tmp_path), "inter.csv",
+          "no training examples with data.split=loo and data.min_history=0 (expected users with at least 3 "
+          "interactions)")
+
+
+def test_pickled_numpy_scalars_load_and_code_is_still_refused(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from recsys.data.safe_pickle import read_pickled_frame
+    from recsys.errors import InputError
+
+    pairs = [[(np.int64(3), np.int64(4)), (np.int64(12), np.int64(0))]]
+    pd.DataFrame({"seq": pairs, "next": [(np.int64(5), np.float64(3.5))]}).to_pickle(tmp_path / "ok.df")
+    frame = read_pickled_frame(tmp_path / "ok.df")
+    assert frame["seq"][0] == [(3, 4), (12, 0)] and type(frame["next"][0][1]) is np.float64
+    pd.DataFrame({"seq": pairs, "next": [_Evil()]}).to_pickle(tmp_path / "evil.df")
+    with pytest.raises(InputError, match="evil.df: refused type posix.system"):
+        read_pickled_frame(tmp_path / "evil.df")
+    assert not Path("pwned").exists()
+
+
+# prepare as its stage entry runs it, stuck once its temporary output and scratch folders exist.
+STUCK_PREPARE = (
+    "import sys, time, typer\n"
+    "import recsys.data.prepare\n"
+    "recsys.data.prepare._prepare_into = lambda *args: time.sleep(120)\n"
+    "from stages.prepare import command\n"
+    "sys.argv[:] = ['prepare', '--params', sys.argv[1], '--out', sys.argv[2]]\n"
+    "typer.run(command)\n"
+)
+
+
+def stuck_prepare(root: Path):
+    """A prepare subprocess, once it has made its `.out.tmp-*` and `.prepare-scratch-*` folders."""
+    import subprocess
+    import sys
+    import time
+
+    from helpers import REPO
+
+    params = write_params(root, {}, toy_dataset(root))
+    process = subprocess.Popen([sys.executable, "-c", STUCK_PREPARE, str(params), str(root / "out")], cwd=REPO,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(root.glob(".prepare-scratch-*")):
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return process
+
+
+def test_sigterm_leaves_no_temporary_folder(toy_log):
+    import signal
+
+    process = stuck_prepare(toy_log)
+    assert list(toy_log.glob(".out.tmp-*"))
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM, process.stderr.read()
+    assert not list(toy_log.glob(".out.tmp-*")) and not list(toy_log.glob(".prepare-scratch-*"))
+    assert not (toy_log / "out").exists()
+
+
+def test_the_next_run_removes_what_a_kill_9_left(toy_log):
+    import signal
+
+    process = stuck_prepare(toy_log)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    left = list(toy_log.glob(".out.tmp-*")) + list(toy_log.glob(".prepare-scratch-*"))
+    assert len(left) == 2  # no cleanup runs on SIGKILL
+    params = write_params(toy_log, {"n_candidates": 5}, toy_dataset(toy_log))
+    result = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "out"))
+    assert result.exit_code == 0, result.output
+    assert not any(path.exists() for path in left)
+    assert (toy_log / "out" / "stats.json").is_file()

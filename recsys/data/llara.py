@@ -1,6 +1,9 @@
 """The authors' processed split files (train_data.df, Val_data.df, Test_data.df + id2name.txt or u.item).
 
-Each frame row is one example: `seq` (10 ids, padded with the item count), `len_seq`, `next`.
+Each frame row is one example: `seq` (10 ids, padded with the item count), `len_seq`, `next`. The
+MovieLens frames hold (item, rating) pairs instead of ids, in `seq` (padded with (1682, 0)) and
+`next`; ratings are unused. Their u.item is the original 1-based file, so as the authors' loader
+does, item k of u.item is id k - 1.
 Training windows come with no user id; consecutive windows of one user extend each other by one
 item, which is how users are recovered here (a user starts where that chain breaks).
 """
@@ -18,7 +21,7 @@ from recsys.config import DataParams, DatasetSpec
 from recsys.data.readers import read_table, read_text
 from recsys.data.safe_pickle import read_pickled_frame
 from recsys.data.split import sequences_to_examples, user_assignment
-from recsys.data.titles import clean_title, movielens_title
+from recsys.data.titles import BoundedTitles, clean_title, movielens_title
 from recsys.errors import InputError
 
 SPLIT_FILES = {"train": "train_data.df", "val": "Val_data.df", "test": "Test_data.df"}
@@ -30,10 +33,13 @@ class SplitFiles:
     examples: dict[str, pa.Table]  # user_id, history, target per split
     interactions: int
     notes: list[str]
+    truncated_titles: int
+    origins: dict[str, tuple[str, int]]  # val/test: the file and the user_id of its first row
 
 
-def read_llara_items(root: Path) -> pa.Table:
-    """Items from id2name.txt (`id::name` lines) or, failing that, a MovieLens u.item."""
+def read_llara_items(root: Path, max_title_chars: int) -> tuple[pa.Table, int]:
+    """Items from id2name.txt (`id::name` lines, ids from 0) or, failing that, a MovieLens u.item (from 1);
+    -> (items, titles cut to max_title_chars)."""
     if (root / "id2name.txt").is_file():
         path = root / "id2name.txt"
         lines = read_text(path, "utf-8").splitlines()
@@ -46,30 +52,36 @@ def read_llara_items(root: Path) -> pa.Table:
             key, name = line.split("::", 1)
             ids.append(int(key))
             raw.append(name)
-        titles = [clean_title(name) for name in raw]
+        titles, first = [clean_title(name) for name in raw], 0
     elif (root / "u.item").is_file():
         path = root / "u.item"
         table = read_table(path, ["item", "raw_title"], delimiter="|", encoding="latin-1",
                            header=["item", "raw_title"] + [f"c{i}" for i in range(22)])
-        ids = [int(i) for i in table.column("item").to_pylist()]
-        raw = table.column("raw_title").to_pylist()
-        titles = [movielens_title(name) for name in raw]
+        ids = []
+        for row, key in zip(table.column("row").to_pylist(), table.column("item").to_pylist()):
+            if not (key or "").strip().isdigit():
+                raise InputError(str(path), f"row {row}: item id {key!r} is not a number")
+            ids.append(int(key))
+        raw = [name or "" for name in table.column("raw_title").to_pylist()]
+        titles, first = [movielens_title(name) for name in raw], 1
     else:
         raise InputError(str(root), "expected id2name.txt or u.item with the item titles")
-    if sorted(ids) != list(range(len(ids))):
-        raise InputError(str(path), f"item ids must be exactly 0..{len(ids) - 1}, one per line")
+    if sorted(ids) != list(range(first, first + len(ids))):
+        raise InputError(str(path), f"item ids must be exactly {first}..{first + len(ids) - 1}, one per line")
     empty = [i for i, t in zip(ids, titles) if not t]
     if empty:
         raise InputError(str(path), f"item {empty[0]} has an empty title (expected text)")
     order = np.argsort(ids)
-    return pa.table(
+    bound = BoundedTitles((titles[i] for i in order), max_title_chars)
+    items = pa.table(
         {
             "item_id": pa.array(np.arange(len(ids)), pa.int32()),
-            "title": pa.array([titles[i] for i in order], pa.string()),
+            "title": pa.array([bound(titles[i]) for i in order], pa.string()),
             "raw_title": pa.array([raw[i] for i in order], pa.string()),
             "source_id": pa.array([str(ids[i]) for i in order], pa.string()),
         }
     )
+    return items, bound.cut
 
 
 def _read_frame(path: Path, n_items: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,14 +90,21 @@ def _read_frame(path: Path, n_items: int, max_len: int) -> tuple[np.ndarray, np.
     missing = [c for c in ("seq", "len_seq", "next") if c not in frame.columns]
     if missing:
         raise InputError(str(path), f"missing column {missing[0]!r} (found: {', '.join(map(str, frame.columns))})")
-    try:
-        seq = np.array(frame["seq"].tolist(), dtype=np.int64)  # [N, W]
-    except (ValueError, TypeError):
-        raise InputError(str(path), "column 'seq' must hold equal-length lists of item ids") from None
-    if seq.ndim != 2:
-        raise InputError(str(path), "column 'seq' must hold equal-length lists of item ids")
+    expected = {"seq": "equal-length lists of item ids or (item, rating) pairs",
+                "next": "item ids or (item, rating) pairs"}
+    columns = {}
+    for name, ndim in (("seq", 2), ("next", 1)):
+        try:
+            values = np.array(frame[name].tolist(), dtype=np.int64)  # [N, W] / [N], or with a last axis of 2
+        except (ValueError, TypeError, OverflowError):
+            values = None
+        if values is not None and values.ndim == ndim + 1 and values.shape[-1] == 2:
+            values = values[..., 0]  # (item, rating) -> item
+        if values is None or values.ndim != ndim:
+            raise InputError(str(path), f"column {name!r} must hold {expected[name]}")
+        columns[name] = values
+    seq, targets = columns["seq"], columns["next"]
     lengths = frame["len_seq"].to_numpy(np.int64)
-    targets = frame["next"].to_numpy(np.int64)
     for name, values, high in (("seq", seq, n_items), ("next", targets[:, None], n_items - 1)):
         bad = (values < 0) | (values > high)  # [N, W]
         if bad.any():
@@ -143,7 +162,7 @@ def load_split_files(spec: DatasetSpec, params: DataParams) -> SplitFiles:
     if not spec.path:
         raise InputError(f"datasets.{params.dataset}.path", "the llara source needs the directory of the split files")
     root = Path(spec.path)
-    items = read_llara_items(root)
+    items, truncated = read_llara_items(root, params.max_title_chars)
     n_items = items.num_rows
     frames = {s: _read_frame(root / f, n_items, params.max_len) for s, f in SPLIT_FILES.items() if s != "train"}
     notes: list[str] = []
@@ -155,7 +174,8 @@ def load_split_files(spec: DatasetSpec, params: DataParams) -> SplitFiles:
         next_user = int(train_users.max()) + 1 if len(train_users) else 0
         interactions = len(train_tgt)
         test_offset = next_user + len(frames["val"][1])
-        for split, offset in (("val", next_user), ("test", test_offset)):
+        origins = {"val": next_user, "test": test_offset}
+        for split, offset in origins.items():
             hist, tgt = frames[split]
             examples[split] = _to_examples(np.arange(len(tgt)) + offset, hist, tgt)
     else:
@@ -169,6 +189,7 @@ def load_split_files(spec: DatasetSpec, params: DataParams) -> SplitFiles:
         interactions = 0
         test_hist, test_tgt = frames["test"]
         examples["test"] = _to_examples(np.arange(len(test_tgt)) + len(users), test_hist, test_tgt)
+        origins = {"val": 0, "test": len(users)}
         notes.append(
             f"training windows come from the {SPLIT_FILES['val']} users' sequences "
             f"(data train_from=val): {SPLIT_FILES['train']} is not available; "
@@ -178,4 +199,10 @@ def load_split_files(spec: DatasetSpec, params: DataParams) -> SplitFiles:
         hist, _ = frames[split]
         interactions += int((hist >= 0).sum()) + len(hist)
     notes.append("interactions are counted from the split files' sequences, not a raw log")
-    return SplitFiles(items=items, examples=examples, interactions=interactions, notes=notes)
+    if not examples["train"].num_rows:
+        source = SPLIT_FILES["train" if spec.train_from == "train" else "val"]
+        raise InputError(str(root / source), f"no training windows with at least data.min_history="
+                         f"{params.min_history} history items (expected one or more)")
+    return SplitFiles(items=items, examples=examples, interactions=interactions, notes=notes,
+                      truncated_titles=truncated,
+                      origins={s: (str(root / SPLIT_FILES[s]), first) for s, first in origins.items()})

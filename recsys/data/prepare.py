@@ -7,7 +7,7 @@ those users touched are held in memory, to draw their candidates.
 
 from __future__ import annotations
 
-import tempfile
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -24,20 +24,31 @@ from recsys.data.log import validate_log
 from recsys.data.sources import load_interactions, load_movielens
 from recsys.data.split import SPLITS, split_log
 from recsys.errors import InputError
-from recsys.io import write_json
+from recsys.io import scratch_dir, write_json
 
 EVAL_SPLITS = ("val", "test")
+EMPTY_HISTORIES = ("every history is empty (no user has two interactions): a model can learn only which items "
+                   "are popular")
 
 
-def check_params(params: DataParams) -> None:
+def check_params(params: DataParams, spec: DatasetSpec) -> None:
     where = "params.yaml: data"
-    if len(params.split_ratios) != 3 or min(params.split_ratios) < 0 or sum(params.split_ratios) <= 0:
-        raise InputError(f"{where}.split_ratios", f"expected three non-negative shares, got {params.split_ratios}")
-    for key, low in (("max_len", 1), ("n_candidates", 2), ("min_history", 0)):
+    ratios = params.split_ratios
+    numbers = all(isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) for r in ratios)
+    if len(ratios) != 3 or not numbers or min(ratios) < 0 or not math.isclose(sum(ratios), 1, abs_tol=1e-6):
+        raise InputError(f"{where}.split_ratios",
+                         f"expected three non-negative numbers summing to 1 (train, val, test), got {ratios!r}")
+    # max_title_chars: room for the ' (n)' suffix that keeps cut titles distinct
+    for key, low in (("max_len", 1), ("n_candidates", 2), ("min_history", 0), ("seed", 0), ("max_title_chars", 10)):
         if getattr(params, key) < low:
             raise InputError(f"{where}.{key}", f"expected at least {low}, got {getattr(params, key)}")
     if not 0 < params.val_holdout < 1:
         raise InputError(f"{where}.val_holdout", f"expected a share between 0 and 1, got {params.val_holdout}")
+    try:
+        "".encode(spec.format.encoding)
+    except LookupError:
+        raise InputError(f"params.yaml: datasets.{params.dataset}.format.encoding",
+                         f"{spec.format.encoding!r} is not a text encoding (expected e.g. utf-8 or latin-1)") from None
 
 
 def _seen_in_log(con: duckdb.DuckDBPyConnection, examples: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -50,13 +61,14 @@ def _seen_in_log(con: duckdb.DuckDBPyConnection, examples: pa.Table) -> tuple[np
 
 
 def _with_candidates(table: pa.Table, seen: tuple[np.ndarray, np.ndarray], n_items: int, split: str,
-                     params: DataParams) -> pa.Table:
+                     params: DataParams, describe_user: Callable[[int], str]) -> pa.Table:
+    """`describe_user(user_id)`: the user as the source names them (file and id), for messages."""
     rows, seen_items = seen
     users = table.column("user_id").to_numpy()
     candidates = build_candidates(  # [N, K]
         table.column("target").to_numpy(), rows, seen_items, n_items, params.n_candidates,
         np.random.default_rng([params.seed, EVAL_SPLITS.index(split)]),
-        describe_row=lambda row: f"{split} example {row} (user_id {users[row]})",
+        describe_row=lambda row: f"{describe_user(int(users[row]))} ({split} example {row})",
     )
     offsets = pa.array(np.arange(0, candidates.size + 1, params.n_candidates, dtype=np.int32))
     return table.append_column("candidates", pa.ListArray.from_arrays(offsets, pa.array(candidates.ravel())))
@@ -81,12 +93,12 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str 
     DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`; `step` hears
     which phase is running, for a progress display.
     """
-    check_params(params)
+    check_params(params, spec)
     stats: dict = {"dataset": params.dataset, "source": spec.source, "split": params.split, "notes": []}
-    with tempfile.TemporaryDirectory(prefix=".prepare-scratch-", dir=Path(out).parent) as scratch:
-        con = connect(Path(scratch), memory_limit)
+    with scratch_dir(Path(out).parent, ".prepare-scratch-") as scratch:
+        con = connect(scratch, memory_limit)
         try:
-            _prepare_into(con, params, spec, out, Path(scratch), stats, step)
+            _prepare_into(con, params, spec, out, scratch, stats, step)
         except duckdb.OutOfMemoryException:
             raise InputError("--memory-limit", f"DuckDB needed more than {memory_limit} (expected a larger cap)") from None
         finally:
@@ -105,21 +117,46 @@ def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: Data
         pq.write_table(files.examples["train"], out / "train.parquet")
         n_items = files.items.num_rows
         evaluation = {s: (files.examples[s], example_item_pairs(files.examples[s])) for s in EVAL_SPLITS}
-        stats.update(interactions=files.interactions, notes=files.notes, split="authors' files")
+        describe = {s: lambda user, s=s: f"{files.origins[s][0]}: row {user - files.origins[s][1]}"
+                    for s in EVAL_SPLITS}
+        stats.update(interactions=files.interactions, notes=files.notes, split="authors' files",
+                     truncated_titles=files.truncated_titles)
     else:
         raw = (load_movielens(spec.path, scratch) if spec.source == "movielens-100k"
                else load_interactions(spec.format, spec.path, scratch))
-        log = validate_log(con, raw, out / "items.parquet", params.missing_title)
+        log = validate_log(con, raw, out / "items.parquet", params.missing_title, params.max_title_chars)
         n_items = log.items
         step("writing the training windows")
         queries = split_log(con, params)
         train = batches(con, queries["train"])
-        write_parquet(out / "train.parquet", train.schema, train)
+        if not write_parquet(out / "train.parquet", train.schema, train):
+            raise InputError(raw.interactions.shown, _no_training_examples(params))
         tables = {s: con.sql(queries[s]).to_arrow_table() for s in EVAL_SPLITS}
         evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
+        user = _source_user(con, raw.interactions.shown)
+        describe = {s: user for s in EVAL_SPLITS}
         stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
-                     dropped_interactions=log.dropped_interactions)
+                     dropped_interactions=log.dropped_interactions, truncated_titles=log.truncated_titles)
     step("drawing val/test candidates")
     for split, (table, seen) in evaluation.items():
-        pq.write_table(_with_candidates(table, seen, n_items, split, params), out / f"{split}.parquet")
+        pq.write_table(_with_candidates(table, seen, n_items, split, params, describe[split]), out / f"{split}.parquet")
     stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
+    if not any(stats["mean_history_length"].values()):
+        stats["notes"].append(EMPTY_HISTORIES)
+
+
+def _source_user(con: duckdb.DuckDBPyConnection, path: str) -> Callable[[int], str]:
+    """user_id -> the file and the id it gives that user (table `users`)."""
+    def describe(user_id: int) -> str:
+        (user,) = con.execute("SELECT user FROM users WHERE user_id = ?", [user_id]).fetchone()
+        return f"{path}: user {user!r}"
+
+    return describe
+
+
+def _no_training_examples(params: DataParams) -> str:
+    """Why the training split came out empty, and what each training user would need."""
+    least = params.min_history + (3 if params.split == "loo" else 1)
+    users = "users" if params.split == "loo" else "users in the train share (data.split_ratios)"
+    return (f"no training examples with data.split={params.split} and data.min_history={params.min_history} "
+            f"(expected {users} with at least {least} interactions)")

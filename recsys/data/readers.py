@@ -6,11 +6,13 @@ Parquet copy in the scratch directory (every column as text), so neither is ever
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Iterator
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -68,6 +70,17 @@ class TableFile:
         return (f"SELECT {picked}, file_row_number + 1 AS row "
                 f"FROM read_parquet({quote(str(self.parquet))}, file_row_number = true)")
 
+    @contextlib.contextmanager
+    def scanning(self):
+        """Around a query that reads this file: pages DuckDB cannot decode (a corrupt file whose
+        footer, checked when the file was opened, is intact) are bad input, not a crash."""
+        try:
+            yield
+        except (duckdb.OutOfMemoryException, duckdb.InterruptException):
+            raise
+        except duckdb.Error as err:
+            raise InputError(self.shown, f"not a readable file ({str(err).splitlines()[0]})") from None
+
 
 def _check_columns(path: Path, found: list[str], columns: list[str]) -> None:
     absent = [c for c in columns if c not in found]
@@ -80,8 +93,8 @@ def _csv_batches(
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Stream `columns` of a CSV as text; decoding and parsing errors name the file and line."""
 
-    def failed(err: pa.ArrowInvalid) -> InputError:
-        if "UTF8" in str(err) or "decode" in str(err).lower():
+    def failed(err: pa.ArrowInvalid | UnicodeDecodeError) -> InputError:
+        if isinstance(err, UnicodeDecodeError) or "UTF8" in str(err) or "decode" in str(err).lower():
             return InputError(str(path), _undecodable_line(path, encoding) + f" (expected {encoding})")
         return InputError(str(path), f"not a readable CSV file ({str(err).splitlines()[0]})")
 
@@ -93,13 +106,18 @@ def _csv_batches(
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if delimiter == "," else False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns if c not in missing},
+                null_values=[""],  # only an empty field is missing: a title "NA" or a timestamp "nan" is text
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid as err:
+        found = reader.schema.names  # a header that is not valid UTF-8 fails only here
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise failed(err) from None
-    _check_columns(path, reader.schema.names, columns)
+    _check_columns(path, found, columns)
+    twice = [c for c in columns if found.count(c) > 1]
+    if twice:
+        raise InputError(str(path), f"column {twice[0]!r} appears twice in the header (expected unique names)")
     schema = pa.schema([reader.schema.field(c) for c in columns])
 
     def stream() -> Iterator[pa.RecordBatch]:

@@ -24,6 +24,9 @@ _ALLOWED = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("numpy._core.multiarray", "_reconstruct"),
+    # A numpy scalar (the MovieLens frames' (item, rating) pairs hold them): a dtype and its raw
+    # bytes; an object dtype would only hand back an object this unpickler already admitted.
+    ("numpy._core.multiarray", "scalar"),
     ("numpy._core.numeric", "_frombuffer"),
     ("builtins", "slice"),
     # What pandas 3 writes for the same frame (string columns become Arrow-backed arrays).
