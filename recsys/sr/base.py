@@ -21,16 +21,20 @@ from torch import nn
 class SequentialRecommender(nn.Module):
     """Maps a history to a vector; items are scored by the dot product with their embedding."""
 
-    def __init__(self, n_items: int, hidden_size: int, max_len: int):
+    def __init__(self, n_items: int, hidden_size: int, max_len: int, item_emb: nn.Module | None = None):
+        """item_emb: a table that, like nn.Embedding, maps ids to [..., d] and has `weight`
+        [n_items + 1, d] with a zero padding row (MoRec's comes from text); default: learned."""
         super().__init__()
         self.n_items = n_items
         self.pad_id = n_items
         self.max_len = max_len
-        self.item_emb = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
-        # small init: dot products of N(0, 1) vectors of size d start with a spread of sqrt(d)
-        nn.init.normal_(self.item_emb.weight, std=hidden_size**-0.5)
-        with torch.no_grad():
-            self.item_emb.weight[self.pad_id].zero_()
+        if item_emb is None:
+            item_emb = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+            # small init: dot products of N(0, 1) vectors of size d start with a spread of sqrt(d)
+            nn.init.normal_(item_emb.weight, std=hidden_size**-0.5)
+            with torch.no_grad():
+                item_emb.weight[self.pad_id].zero_()
+        self.item_emb = item_emb
         self.empty_rep = nn.Parameter(torch.zeros(hidden_size))
 
     def encode(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,11 @@ def count_items(path: Path) -> int:
 def load_examples(path: Path, n_items: int, max_len: int, with_candidates: bool) -> Examples:
     """Read a train/val/test parquet file into padded tensors, checking every id."""
     columns = ["user_id", "history", "target"] + (["candidates"] if with_candidates else [])
-    table = _read(path, columns)
+    return examples_from_table(_read(path, columns), n_items, max_len, with_candidates, Path(path))
+
+
+def examples_from_table(table: pa.Table, n_items: int, max_len: int, with_candidates: bool, path: Path) -> Examples:
+    """Rows with user_id, history, target (and candidates) -> padded tensors; errors name `path`."""
     if table.num_rows == 0:
         raise InputError(str(path), "no rows")
     targets = table.column("target").to_numpy(zero_copy_only=False).astype(np.int64)

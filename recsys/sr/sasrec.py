@@ -40,8 +40,8 @@ class AttentionBlock(nn.Module):
 
 
 class SASRec(SequentialRecommender):
-    def __init__(self, n_items: int, params: SRParams):
-        super().__init__(n_items, params.hidden_size, params.max_len)
+    def __init__(self, n_items: int, params: SRParams, item_emb: nn.Module | None = None):
+        super().__init__(n_items, params.hidden_size, params.max_len, item_emb)
         self.num_heads = params.num_heads
         self.pos_emb = nn.Embedding(params.max_len, params.hidden_size)
         self.input_dropout = nn.Dropout(params.dropout)

@@ -3,6 +3,9 @@
 Selection: after every epoch the model scores the stored validation candidates; the state with
 the best validation HR@1 is kept (ties broken by NDCG over all K candidates, a smoother signal
 on ~100 users), and training stops after `patience` epochs without a better one.
+
+Wall-clock time goes to timing.json, not metrics.json: DVC hashes metrics.json into dvc.lock, so a
+rerun with the same results must write the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from safetensors.torch import load_file, save_file
 
 from recsys.config import SRParams, build
@@ -24,11 +26,14 @@ from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
 from recsys.io import read_json, write_json
 from recsys.metrics import hit_at_k, mean_report, ndcg_at_k, ranking_report, rate_report, target_rank
+from recsys.progress import Steps
 from recsys.sr.base import SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, count_items, load_examples
 from recsys.sr.loss import next_item_loss
 from recsys.sr.popularity import item_counts, popularity_scores
-from recsys.sr.registry import build_model
+from recsys.sr.morec import FEATURES_KEY
+from recsys.sr.registry import TEXT_MODELS, build_model
+from recsys.sr.text import title_features
 
 ARCHITECTURE_FIELDS = ("model", "hidden_size", "max_len", "dropout", "num_blocks", "num_heads")
 EVAL_BATCH = 1024
@@ -53,16 +58,13 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
     val = load_examples(prepared / "val.parquet", n_items, params.max_len, with_candidates=True)
     test = load_examples(prepared / "test.parquet", n_items, params.max_len, with_candidates=True)
 
+    text = title_features(prepared / "items.parquet") if params.model in TEXT_MODELS else None
     torch.manual_seed(params.seed)
-    model = build_model(params, n_items)
+    model = build_model(params, n_items, text)
     fit = fit_model(model, train, val, params, progress)
     model.load_state_dict(fit.best_state)
 
-    metrics: dict = {
-        "best_epoch": fit.best_epoch,
-        "epochs_run": len(fit.curve),
-        "train_seconds": round(fit.seconds, 2),
-    }
+    metrics: dict = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.curve)}
     counts = item_counts(train.targets, n_items)
     for split, examples in (("val", val), ("test", test)):
         scores, full_ranks = score_examples(model, examples)
@@ -73,12 +75,13 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
         popular = popularity_scores(counts, examples.candidates)
         popular_ranks = target_rank(popular, examples.target_col.numpy())
         metrics.update(ranking_report(popular_ranks, f"popularity.{split}"))
-        write_scores(out / f"scores_{split}.parquet", examples, scores, ranks)
+        write_scores(out / f"scores_{split}.parquet", examples, scores, ranks, popular_ranks)
 
     save_model(model, params, out)
     save_item_embeddings(model.item_embeddings(), out / "item_embeddings.safetensors")
     write_curve(out / "curve.csv", fit.curve)
     write_json(out / "metrics.json", metrics)
+    write_json(out / "timing.json", {"train_seconds": round(fit.seconds, 2)})
     return metrics
 
 
@@ -89,32 +92,23 @@ def fit_model(
     params: SRParams,
     progress: bool,
 ) -> FitResult:
-    """Adam over shuffled epochs with early stopping on validation HR@1 (see module docstring)."""
+    """Adam over shuffled epochs with early stopping on validation HR@1 (see module docstring).
+
+    Progress: a bar over the epochs on a terminal, else a line per epoch (loss, val HR@1) on stderr.
+    """
     generator = torch.Generator().manual_seed(params.seed)  # batch order and negatives
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     best_key, best_state, best_epoch, stale = None, None, 0, 0
     curve = []
     start = time.perf_counter()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
-    )
-    with Progress(*columns, disable=not progress) as bar:
+    with Steps(f"{params.model} epoch", params.epochs, enabled=progress, lines=params.epochs) as steps:
         for epoch in range(1, params.epochs + 1):
-            task = bar.add_task(
-                f"{params.model} epoch {epoch}/{params.epochs}",
-                total=-(-len(train) // params.batch_size),
-                status="",
-            )
-            loss = train_epoch(model, optimizer, train, params, generator, bar, task)
+            loss = train_epoch(model, optimizer, train, params, generator)
             scores, _ = score_examples(model, val)
             ranks = target_rank(scores, val.target_col.numpy())
             key = (hit_at_k(ranks, 1).mean(), ndcg_at_k(ranks, scores.shape[1]).mean())
             curve.append((epoch, loss, float(key[0])))
-            bar.update(task, status=f"loss {loss:.4f}  val HR@1 {key[0]:.4f}")
+            steps.advance(status=f"loss {loss:.4f} val HR@1 {key[0]:.4f}")
             if best_key is None or key > best_key:
                 best_key, best_epoch, stale = key, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -131,8 +125,6 @@ def train_epoch(
     train: Examples,
     params: SRParams,
     generator: torch.Generator,
-    bar: Progress,
-    task: int,
 ) -> float:
     """One shuffled pass over the training rows; returns the mean loss per row."""
     model.train()
@@ -146,7 +138,6 @@ def train_epoch(
         loss.backward()
         optimizer.step()
         total += loss.item() * rows.shape[0]
-        bar.advance(task)
     return total / len(train)
 
 
@@ -163,8 +154,9 @@ def score_examples(model: SequentialRecommender, examples: Examples) -> tuple[np
     return np.concatenate(scores).astype(np.float32), np.concatenate(full_ranks)
 
 
-def write_scores(path: Path, examples: Examples, scores: np.ndarray, ranks: np.ndarray) -> None:
-    """One row per example: the stored candidates, their scores and the rank of the target."""
+def write_scores(path: Path, examples: Examples, scores: np.ndarray, ranks: np.ndarray, popular_ranks: np.ndarray) -> None:
+    """One row per example: the stored candidates, their scores and the rank of the target (by the model
+    and by popularity), so later stages compare other models with both on the same examples."""
     n, k = scores.shape
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     table = pa.table(
@@ -176,6 +168,7 @@ def write_scores(path: Path, examples: Examples, scores: np.ndarray, ranks: np.n
             "scores": pa.ListArray.from_arrays(offsets, pa.array(scores.ravel(), pa.float32())),
             "target": pa.array(examples.targets.numpy().astype(np.int32)),
             "rank": pa.array(ranks.astype(np.int32)),
+            "popularity_rank": pa.array(popular_ranks.astype(np.int32)),
         }
     )
     pq.write_table(table, path)
@@ -208,6 +201,7 @@ def load_model(directory: Path) -> SequentialRecommender:
         raise InputError(str(directory / "model_args.json"), f"missing key {missing[0]!r}")
     architecture = {name: args[name] for name in ARCHITECTURE_FIELDS}
     params = build(SRParams, architecture, str(directory / "model_args.json"))
-    model = build_model(params, int(args["n_items"]))
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    state = load_file(str(directory / "model.safetensors"))
+    model = build_model(params, int(args["n_items"]), state.get(FEATURES_KEY))  # MoRec's text is saved inside
+    model.load_state_dict(state)
     return model.eval()
