@@ -1,8 +1,12 @@
-"""Evaluation speed per example: scoring mode (all K candidates, KV cache) vs generation mode.
+"""Evaluation speed per example of each mode, measured in one run on the same prompts.
 
-    python bench/bench_eval.py [--model models/llara/movielens/sasrec] [--examples 32]
+    python bench/bench_eval.py [--model models/llara/movielens/sasrec] [--examples 48]
 
-Both modes run on the same first N test prompts of the default pipeline's model, in one process.
+rank (one forward pass over the prompt), generate (the prompt, then greedy decoding to EOS) and
+score (the prompt once, then K answers on its KV cache), on the first N test prompts of the
+default pipeline's model. Also how long the titles are that each scoring rule puts first (a
+length-normalised score can favour long titles, a summed one short titles), against the candidates'.
+Writes bench/results/eval.json.
 """
 
 from __future__ import annotations
@@ -14,29 +18,44 @@ import platform
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import torch
 
+from recsys import layout
 from recsys.config import EvalParams
 from recsys.eval.evaluate import evaluate
+from recsys.io import read_json
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="movielens")
     parser.add_argument("--llm", default="smollm2-135m")
-    parser.add_argument("--model", type=Path, default=Path("models/llara/movielens/sasrec"))
-    parser.add_argument("--examples", type=int, default=32)
+    parser.add_argument("--model", type=Path, default=layout.llara("movielens", "sasrec"))
+    parser.add_argument("--examples", type=int, default=48)
     args = parser.parse_args()
+    prepared = layout.prepared(args.dataset)
     with tempfile.TemporaryDirectory() as out:
-        metrics = evaluate(args.model, Path("data/prompts") / args.dataset / args.llm,
-                           Path("data/prepared") / args.dataset, None, EvalParams(max_examples=args.examples),
-                           Path(out), progress=False)
-    generate, score = metrics["generate.seconds_per_example"], metrics["score.seconds_per_example"]
-    print(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "examples": metrics["n"], "generate_seconds_per_example": generate,
-        "score_seconds_per_example": score, "score_speedup": generate / score,
-    }, indent=2))
+        metrics = evaluate(args.model, layout.prompts(args.dataset, args.llm), prepared, None,
+                           EvalParams(max_examples=args.examples), Path(out), progress=False)
+        timing = read_json(Path(out) / "timing.json")
+        predictions = pq.read_table(Path(out) / "predictions.parquet").to_pydict()
+    titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
+    chars = lambda column: float(np.mean([len(titles[c[int(np.argmax(s))]]) for c, s in  # noqa: E731
+                                          zip(predictions["candidates"], predictions[column])]))
+    seconds = {mode: timing[f"{mode}.seconds_per_example"] for mode in ("rank", "generate", "score")}
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+              "examples": metrics["n"], "seconds_per_example": seconds,
+              "rank_speedup_over_generate": seconds["generate"] / seconds["rank"],
+              "rank_speedup_over_score": seconds["score"] / seconds["rank"],
+              "title_chars": {"candidates": float(np.mean([len(titles[c]) for row in predictions["candidates"] for c in row])),
+                              "picked_by_mean_score": chars("scores_mean"), "picked_by_summed_score": chars("scores_sum"),
+                              "picked_by_rank": chars("rank_scores")}}
+    (ROOT / "bench/results/eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

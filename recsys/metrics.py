@@ -93,3 +93,20 @@ def ranking_report(
     for k in ndcg_ks:
         report.update(mean_report(ndcg_at_k(ranks, k), f"{prefix}.ndcg@{k}"))
     return report
+
+
+def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact two-sided McNemar p-value for paired 0/1 outcomes of two methods on the same examples.
+
+    Only the discordant pairs count: under the null hypothesis each is a fair coin, so the p-value is
+    the binomial tail of the smaller discordant count, doubled (capped at 1).
+    """
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired outcomes differ in shape: {a.shape} vs {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)

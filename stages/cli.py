@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
-from stages import evaluate, fetch_model, finetune, materialize, prepare, pretrain, report
+from stages import evaluate, fetch_model, finetune, materialize, prepare, pretrain, recommend, report
+
+# peft 0.21.2's PeftModel.__init__ still reads transformers' deprecated `is_gradient_checkpointing`
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
+                        module=r"transformers\.modeling_utils")
 
 app = typer.Typer(
     help="LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml).",
@@ -25,8 +31,8 @@ app.command("fetch-model", help=fetch_model.HELP)(fetch_model.command)
 app.command("materialize", help=materialize.HELP)(materialize.command)
 app.command("finetune", help=finetune.HELP)(finetune.command)
 app.command("evaluate", help=evaluate.HELP)(evaluate.command)
-app.command("report")(report.report_command)
-app.command("recommend")(report.recommend_command)
+app.command("report")(report.command)
+app.command("recommend")(recommend.command)
 
 
 def main() -> None:

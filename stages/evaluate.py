@@ -9,15 +9,18 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
+from recsys import layout
 from recsys.config import EvalParams, describe
 from recsys.eval.evaluate import evaluate
 from recsys.distributed import init_ranks
+from recsys.errors import InputError
 from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
-    "Evaluate the fine-tuned LLaRA on the stored candidates: generation (ValidRatio, HitRatio@1) "
-    "and candidate scoring (HR@1/3/5, NDCG@3/5), each with 95% intervals, next to the SR model.",
+    "Evaluate the fine-tuned LLaRA on the stored candidates: one-pass ranking by index letters and candidate "
+    "scoring (HR@1/3/5, NDCG@3/5), generation (ValidRatio, HitRatio@1), each with 95% intervals, next to the SR "
+    "model and popularity with paired McNemar tests on the same examples.",
     describe(EvalParams, "eval"),
     "data.dataset, llm.name, sr.model: choose the inputs (see the other stages' --help)",
 )
@@ -28,18 +31,22 @@ def command(
     params_file: Path = ParamsOption,
     overrides: list[str] = SetOption,
     model: Optional[Path] = typer.Option(None, help="fine-tuned model [default: models/llara/<dataset>/<sr-model>]"),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="evaluate the base model itself: no adapter, no "
+                                   "projector, text prompts [output default: metrics/<dataset>/zero-shot]"),
     out: Optional[Path] = typer.Option(None, help="output directory [default: metrics/<dataset>/<sr-model>]"),
 ) -> None:
     data, llm, sr, evaluation, _ = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
-    out = out or Path("metrics") / data.dataset / sr.model
+    if zero_shot and model is not None:
+        raise InputError("--zero-shot", "evaluates the base model, so it takes no --model")
+    out = out or layout.metrics(data.dataset, layout.ZERO_SHOT if zero_shot else sr.model)
     ranks = init_ranks()  # under torchrun each process scores its share; the main one writes `out`
     with atomic_dir(out) if ranks.main else nullcontext(out) as tmp:
         metrics = evaluate(
-            model_dir=model or Path("models/llara") / data.dataset / sr.model,
-            prompts=Path("data/prompts") / data.dataset / llm.name,
-            prepared=Path("data/prepared") / data.dataset,
-            sr_metrics=Path("models/sr") / data.dataset / sr.model / "metrics.json",
-            params=evaluation, out=tmp, ranks=ranks,
+            model_dir=None if zero_shot else model or layout.llara(data.dataset, sr.model),
+            prompts=layout.prompts(data.dataset, llm.name),
+            prepared=layout.prepared(data.dataset),
+            sr_model=layout.sr_model(data.dataset, sr.model),
+            params=evaluation, out=tmp, ranks=ranks, llm_dtype=llm.dtype, base=layout.base_model(llm.name),
         )
     if not ranks.main:
         return

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
+from recsys import layout
 from recsys.config import LLMParams, describe
 from recsys.llm.base_model import fetch_model
 from recsys.io import atomic_dir
@@ -27,7 +28,7 @@ def command(
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/base/<name>]"),
 ) -> None:
     params, _ = read_sections(params_file, overrides, "llm")
-    out = out or Path("models/base") / params.name
+    out = out or layout.base_model(params.name)
     with atomic_dir(out) as tmp:
         info = fetch_model(params, tmp)
     rprint(f"[green]base model[/green] {info['source']} -> {out}: {info['architecture']}, "

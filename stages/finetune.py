@@ -9,10 +9,11 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
+from recsys import layout
 from recsys.config import LoraParams, TrainParams, describe
 from recsys.distributed import init_ranks
 from recsys.io import atomic_dir
-from recsys.llm.finetune import finetune
+from recsys.llm.finetune import FinetuneInputs, finetune
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -33,17 +34,16 @@ def command(
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/llara/<dataset>/<sr-model>]"),
 ) -> None:
     data, llm, sr, lora, train, _ = read_sections(params_file, overrides, "data", "llm", "sr", "lora", "train")
-    out = out or Path("models/llara") / data.dataset / sr.model
+    out = out or layout.llara(data.dataset, sr.model)
     ranks = init_ranks()  # one process, or one of torchrun's; only the main one writes `out`
     with atomic_dir(out) if ranks.main else nullcontext(out) as tmp:
-        summary = finetune(
-            prompts=Path("data/prompts") / data.dataset / llm.name,
-            base=Path("models/base") / llm.name,
-            item_embeddings=Path("models/sr") / data.dataset / sr.model / "item_embeddings.safetensors",
-            items_parquet=Path("data/prepared") / data.dataset / "items.parquet",
-            lora=lora, train=train, out=tmp,
-            checkpoints=Path("checkpoints/finetune") / data.dataset / sr.model, ranks=ranks,
-        )
+        inputs = FinetuneInputs(prompts=layout.prompts(data.dataset, llm.name), base=layout.base_model(llm.name),
+                                sr_model=layout.sr_model(data.dataset, sr.model),
+                                items=layout.prepared(data.dataset) / "items.parquet")
+        summary = finetune(inputs, lora, train, tmp, layout.checkpoints(data.dataset, sr.model), ranks=ranks,
+                           llm_dtype=llm.dtype)
     if ranks.main:
-        rprint(f"[green]fine-tuned[/green] -> {out}: {summary['steps']} steps, final loss {summary['final_loss']:.3f}, "
-               f"{summary['mean_tokens_per_s']:.0f} tokens/s on {ranks.world} process(es)")
+        resumed = f"resumed at step {summary['resumed_at']}, " if summary["resumed_at"] else ""
+        val = f", val HR@1 {summary['val_hr@1']:.3f}" if summary["val_hr@1"] is not None else ""
+        rprint(f"[green]fine-tuned[/green] -> {out}: {summary['steps']} steps ({resumed}final loss "
+               f"{summary['final_loss']:.3f}{val}), {summary['tokens_per_s']:.0f} tokens/s on {ranks.world} process(es)")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich import print as rprint
 
+from recsys import layout
 from recsys.config import PromptParams, dataset_spec, describe
 from recsys.io import atomic_dir
 from recsys.prompts.materialize import materialize
@@ -29,8 +30,9 @@ def command(
 ) -> None:
     data, llm, prompts, params = read_sections(params_file, overrides, "data", "llm", "prompts")
     domain = dataset_spec(params, data, str(params_file)).domain
-    out = out or Path("data/prompts") / data.dataset / llm.name
+    out = out or layout.prompts(data.dataset, llm.name)
     with atomic_dir(out) as tmp:
-        manifest = materialize(Path("data/prepared") / data.dataset, Path("models/base") / llm.name, domain, prompts, tmp)
+        manifest = materialize(layout.prepared(data.dataset), layout.base_model(llm.name), domain, prompts, tmp)
     rprint(f"[green]materialized[/green] -> {out}: " + ", ".join(
-        f"{s} {m['examples']} examples ({m['mean_tokens']} tokens on average)" for s, m in manifest["splits"].items()))
+        f"{s} {m['examples']} examples ({m['variants']['hybrid']['mean_tokens']} tokens per hybrid prompt on average)"
+        for s, m in manifest["splits"].items()))

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import save_file
 
 from helpers import run_cli, toy_dataset, write_params
-from recsys.config import LLMParams, PromptParams
+from recsys.config import LLMParams, PromptParams, SRParams
 from recsys.llm.base_model import fetch_model
 from recsys.prompts.materialize import materialize
+from recsys.sr.trainer import pretrain
 from tiny_llm import tiny_llama_folder
 
 
@@ -41,6 +40,6 @@ def workspace(tmp_path_factory) -> Path:
     fetch_model(LLMParams(path=str(tiny_llama_folder(root / "tiny"))), root / "base")
     materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
                 root / "prompts", progress=False)
-    torch.manual_seed(0)
-    save_file({"item_embeddings": torch.randn(30, 8)}, root / "items.safetensors")
+    (root / "sr").mkdir()
+    pretrain(SRParams(hidden_size=8, epochs=2, patience=1, batch_size=8), root / "prepared", root / "sr", progress=False)
     return root

@@ -35,17 +35,31 @@ def toy_dataset(root: Path, **format_overrides) -> dict:
 
 
 def build_model(root: Path, seed: int = 0):
-    """The tiny LLaRA (fresh LoRA, seeded projector) over a workspace fixture -> (model, tokenizer)."""
-    import torch
-    from safetensors.torch import load_file
-
+    """The tiny LLaRA (fresh LoRA, seeded projector) over a workspace fixture -> (model in eval mode, tokenizer)."""
     from recsys.config import LoraParams
-    from recsys.llm.base_model import load_base
-    from recsys.llm.behaviour import seeded_behaviour
-    from recsys.llm.model import Llara, with_lora
+    from recsys.llm.model import build_llara
 
-    torch.manual_seed(seed)
-    lm, tokenizer = load_base(root / "base")
-    table = load_file(root / "items.safetensors")["item_embeddings"]
-    behaviour = seeded_behaviour(table, lm.config.hidden_size, seed)
-    return Llara(with_lora(lm, LoraParams(r=2, alpha=4, dropout=0.0)), behaviour).eval(), tokenizer
+    model, tokenizer = build_llara(root / "base", root / "sr" / "item_embeddings.safetensors",
+                                   root / "prepared" / "items.parquet", LoraParams(r=2, alpha=4, dropout=0.0), seed)
+    return model.eval(), tokenizer
+
+
+def finetune_inputs(root: Path):
+    from recsys.llm.finetune import FinetuneInputs
+
+    return FinetuneInputs(prompts=root / "prompts", base=root / "base", sr_model=root / "sr",
+                          items=root / "prepared" / "items.parquet")
+
+
+def train_then_stop(root: Path, train, checkpoints: Path, stop_after: int, ranks=None, lora=None) -> None:
+    """Make `stop_after` optimiser steps with their checkpoints and stop without saving: a crash, in process."""
+    from recsys.config import LoraParams
+    from recsys.distributed import Ranks
+    from recsys.llm.finetune import Trainer
+
+    trainer = Trainer(finetune_inputs(root), lora or LoraParams(r=2, alpha=4, dropout=0.1), train, checkpoints,
+                      ranks or Ranks())
+    for step in range(trainer.start, stop_after):
+        trainer.step(step)
+        if (step + 1) % train.checkpoint_every == 0:
+            trainer.checkpoint(step + 1)

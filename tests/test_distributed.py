@@ -32,7 +32,9 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
 
 
 def losses(folder: Path) -> list[float]:
-    return [float(line.split(",")[1]) for line in (folder / "train_log.csv").read_text().splitlines()[1:]]
+    lines = (folder / "train_log.csv").read_text().splitlines()
+    column = lines[0].split(",").index("loss")
+    return [float(line.split(",")[column]) for line in lines[1:]]
 
 
 @pytest.mark.slow
@@ -61,5 +63,5 @@ def test_sharded_evaluation_merges_to_the_single_process_predictions(workspace, 
     single, sharded = (pq.read_table(tmp_path / d / "predictions.parquet").to_pandas() for d in ("single", "sharded"))
     assert sharded["example_id"].tolist() == single["example_id"].tolist() == list(range(10))
     assert sharded["generated"].tolist() == single["generated"].tolist()
-    for column in ("scores_mean", "scores_sum"):
+    for column in ("rank_scores", "scores_mean", "scores_sum"):
         torch.testing.assert_close(torch.tensor(np.stack(sharded[column])), torch.tensor(np.stack(single[column])))

@@ -8,12 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import build_model
+from helpers import build_model, finetune_inputs
 from recsys.eval.generate import generate_answers
 from recsys.eval.match import match_answer, normalise_title
 from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
+from recsys.llm.ranking import choice_scores
+from recsys.llm.readout import Readout
 from recsys.prompts.shards import read_all
+from recsys.prompts.templates import render_answer, strip_letter
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,30 @@ def test_match_is_exact_not_substring():
     assert match_answer("He", titles) is None  # a substring of a title is not an answer
     assert match_answer("Twin", titles) is None  # two candidates share the title: ambiguous
     assert match_answer("", titles) is None
+    assert match_answer(strip_letter("B. Heat 2", "ABCDEF"), titles) == 1  # the index letter is not the title
+    assert strip_letter("Z. Heat", "ABC") == "Z. Heat"  # only the prompt's own letters are stripped
+
+
+@pytest.mark.parametrize("kind", ["letters", "slot"])
+def test_rank_mode_reads_the_logits_of_a_full_forward_pass(workspace, kind):
+    import json
+
+    model, tokenizer = build_model(workspace, seed=1)
+    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
+    letters, yes = manifest["index_letters"], manifest["readout_token"]
+    assert yes == tokenizer(" Yes", add_special_tokens=False).input_ids[0]
+    table = read_all(workspace / "prompts" / "test" / "hybrid")
+    readout = Readout.from_manifest(kind, manifest)
+    batched = choice_scores(model, table, np.arange(4), readout, True, tokenizer.pad_token_id, batch_size=3)  # [4, K]
+    for i in range(4):
+        row = table.slice(i, 1).to_pylist()[0]
+        ids = torch.tensor([row["input_ids"][: row["answer_start"]]])
+        batch = collate(table, np.array([i]), tokenizer.pad_token_id, prompt_only=True)
+        with torch.no_grad():
+            logits = model(ids, torch.ones_like(ids), batch["slot_pos"], batch["slot_items"], True).logits[0]  # [T, V]
+        expected = logits[-1, letters] if kind == "letters" else logits[row["slot_positions"][-5:], yes]
+        torch.testing.assert_close(torch.from_numpy(batched[i]), expected, atol=1e-4, rtol=1e-4)
+        assert row["input_ids"][row["answer_start"]] == letters[row["candidates"].index(row["target"])]
 
 
 def test_scoring_matches_a_naive_forward_pass(workspace):
@@ -42,8 +69,8 @@ def test_scoring_matches_a_naive_forward_pass(workspace):
     titles = pq.read_table(workspace / "prepared" / "items.parquet").column("title").to_pylist()
     table = read_all(workspace / "prompts" / "test" / "hybrid")
     row = table.slice(0, 1).to_pylist()[0]
-    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
-    answers = answer_token_ids(tokenizer, [titles[c] for c in row["candidates"]])
+    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True, multiple=1)
+    answers = answer_token_ids(tokenizer, [render_answer(titles[c], "ABCDE"[k]) for k, c in enumerate(row["candidates"])])
     summed, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], True,
                                     answers, tokenizer.pad_token_id)
     prompt = batch["input_ids"][0].tolist()
@@ -75,32 +102,36 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    finetune(workspace / "prompts", workspace / "base", workspace / "items.safetensors",
-             workspace / "prepared" / "items.parquet", LoraParams(r=2, alpha=4), TrainParams(max_steps=1, batch_size=2,
-             grad_accum=1), model_dir, tmp_path / "ckpt", progress=False)
+    finetune(finetune_inputs(workspace), LoraParams(r=2, alpha=4), TrainParams(max_steps=1, batch_size=2, grad_accum=1),
+             model_dir, tmp_path / "ckpt", progress=False)
     params = EvalParams(max_new_tokens=4)
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        runs.append(evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path / name,
-                             progress=False))
+        runs.append(evaluate(model_dir, workspace / "prompts", workspace / "prepared", workspace / "sr", params,
+                             tmp_path / name, progress=False))
     a, b = (pq.read_table(tmp_path / n / "predictions.parquet") for n in ("a", "b"))
     assert a.equals(b)
-    assert runs[0]["n"] == 10 and 0 <= runs[0]["score.hr@1"] <= runs[0]["score.hr@3"] <= runs[0]["score.hr@5"] == 1.0
+    assert (tmp_path / "a" / "hits.csv").read_bytes() == (tmp_path / "b" / "hits.csv").read_bytes()
+    for mode in ("rank", "score"):
+        assert runs[0]["n"] == 10 and 0 <= runs[0][f"{mode}.hr@1"] <= runs[0][f"{mode}.hr@3"] <= runs[0][f"{mode}.hr@5"] == 1.0
+    assert 0 <= runs[0]["paired.rank_vs_sr.p"] <= 1 and "paired.generate_vs_popularity.p" in runs[0]
     assert runs[0]["generate.hr@1"] <= runs[0]["generate.valid_ratio"]
     assert json.loads((tmp_path / "a" / "metrics.json").read_text()) == runs[0]
     (tmp_path / "id").mkdir()  # the id variant is scored on "item <id>" answers
     evaluate(model_dir, workspace / "prompts", workspace / "prepared", None,
-             EvalParams(modes=["score"], variant="id", max_examples=1), tmp_path / "id", progress=False)
+             EvalParams(modes=["score"], variant="id", max_examples=1, precision="fp32"), tmp_path / "id", progress=False)
     scored = pq.read_table(tmp_path / "id" / "predictions.parquet").column("scores_mean")[0].as_py()
     model, tokenizer, _ = load_llara(model_dir)
     table = read_all(workspace / "prompts" / "test" / "id")
-    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
-    names = [f"item {c}" for c in table.column("candidates")[0].as_py()]
+    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True, multiple=1)
+    names = [render_answer(f"item {c}", "ABCDE"[k]) for k, c in enumerate(table.column("candidates")[0].as_py())]
     _, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], False,
                                answer_token_ids(tokenizer, names), tokenizer.pad_token_id)
     np.testing.assert_allclose(scored, mean.numpy(), rtol=1e-5)
     args = json.loads((model_dir / "finetune.json").read_text())
+    assert args["variant"] == "hybrid" and args["index_letters"] == json.loads(
+        (workspace / "prompts" / "manifest.json").read_text())["index_letters"]
     (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
     with pytest.raises(InputError, match="trained on 31 items, the data has 30"):
         evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)

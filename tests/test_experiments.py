@@ -11,33 +11,44 @@ experiments = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(experiments)
 
 
-def fake(cell: str, hr1: float) -> dict:
-    rate = {"generate.hr@1": hr1, "generate.hr@1.ci_low": hr1 - 0.1, "generate.hr@1.ci_high": hr1 + 0.1,
-            "score.hr@1": 0.25, "score.hr@1.ci_low": 0.2, "score.hr@1.ci_high": 0.3}
+def fake(cell: str, hr1: float, hits: list[int], popularity: list[int]) -> dict:
+    rate = {"rank.hr@1": hr1, "rank.hr@1.ci_low": hr1 - 0.1, "rank.hr@1.ci_high": hr1 + 0.1,
+            "generate.hr@1": 0.25, "generate.hr@1.ci_low": 0.2, "generate.hr@1.ci_high": 0.3}
     sr = {"sr.test.hr@1": 0.5, "sr.test.hr@1.ci_low": 0.4, "sr.test.hr@1.ci_high": 0.6,
           "sr.popularity.test.hr@1": 0.2, "sr.popularity.test.hr@1.ci_low": 0.1, "sr.popularity.test.hr@1.ci_high": 0.3}
     return {"dataset": "movielens", "cell": cell, "wall_seconds": 1800, "machine": "x86_64, 2 CPUs, Linux",
-            "metrics": {"generate.valid_ratio": 0.9, **rate, **sr}}
+            "metrics": {"generate.valid_ratio": 0.9, **rate, **sr},
+            "hits": {"rank": hits, "generate": hits, "sr": [1] * len(hits), "popularity": popularity}}
 
 
 def test_every_table_cell_is_a_known_experiment_with_its_overrides():
     assert {cell for cells in experiments.TABLES.values() for cell in cells} <= set(experiments.CELLS)
     assert experiments.CELLS["id-only"] == ("sasrec", ["train.schedule=direct", "train.hard_variant=id"])
     assert experiments.CELLS["llara-caser"][0] == "caser"
+    assert "train.objective=answer" in experiments.CELLS["paper-faithful"][1]
 
 
-def test_tables_render_recorded_cells_with_intervals_and_paper_figures():
-    results = {"movielens-llara-sasrec": fake("llara-sasrec", 0.3), "movielens-direct": fake("direct", 0.1)}
-    text = experiments.render(results)
-    rq1 = text.split("## RQ1")[1].split("##")[0]
+def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_values():
+    # 20 users: LLaRA hits users 0-9, popularity users 0-1 and 10-11; text-only users 0-3
+    llara = [1] * 10 + [0] * 10
+    popularity = [1, 1] + [0] * 8 + [1, 1] + [0] * 8
+    text = [1] * 4 + [0] * 16
+    results = {"movielens-llara-sasrec": fake("llara-sasrec", 0.5, llara, popularity),
+               "movielens-text-only": fake("text-only", 0.2, text, popularity),
+               "movielens-direct": fake("direct", 0.1, text, popularity)}
+    rendered = experiments.render(results)
+    rq1 = rendered.split("## RQ1")[1].split("##")[0]
     assert "| popularity | 1.0000 | 0.2000 [0.100, 0.300] |" in rq1
-    assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | 1.0000 / 0.3444 |" in rq1
-    assert ("| LLaRA (SASRec), hybrid, curriculum | 0.9000 | 0.3000 [0.200, 0.400] | 0.2500 [0.200, 0.300] "
-            "| 0.9684 / 0.4421 | `movielens-llara-sasrec` (30 min) |") in rq1
-    rq3 = text.split("## RQ3")[1]
+    assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.3444 |" in rq1
+    # McNemar by hand: vs popularity 8 users only LLaRA, 2 only popularity -> 2 * (1 + 10 + 45) / 2**10;
+    # vs text-only 6 discordant, all LLaRA's -> 2 / 2**6
+    assert f"| {2 * 56 / 1024:.3g} | {2 / 64:.3g} | 0.9684 / 0.4421 | `movielens-llara-sasrec` (30 min) |" in rq1
+    assert "| LLaRA (SASRec), hybrid, curriculum | 0.9000 | 0.5000 [0.400, 0.600] | 0.2500 [0.200, 0.300] | - |" in rq1
+    rq3 = rendered.split("## RQ3")[1]
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
-    assert "Not run yet: id-only, text-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only text-only behaviour-only`)." in text
-    assert "## RQ1: LLaRA against its peers: movielens" in text and "lastfm" not in text  # no empty tables
+    assert "Not run yet: id-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only behaviour-only`)." in rendered
+    assert "## RQ1: LLaRA against its peers: movielens" in rendered and "lastfm" not in rendered  # no empty tables
+    assert "GPT-4 (not run here: no network)" in rq1
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():

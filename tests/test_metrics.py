@@ -68,3 +68,14 @@ def test_ranking_report_is_flat_with_ci_bounds():
     assert report["test.hr@5"] == pytest.approx(2 / 3)
     assert report["test.ndcg@5"] == pytest.approx((1 + 0.5) / 3)
     assert report["test.ndcg@10"] == pytest.approx((1 + 0.5 + 1 / math.log2(9)) / 3)
+
+
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
+    from recsys.metrics import mcnemar_p
+
+    a = np.array([1] * 10 + [0] * 10)  # 8 users only a hits (2..9), 2 only b hits (10, 11)
+    b = np.array([1, 1] + [0] * 8 + [1, 1] + [0] * 8)
+    assert mcnemar_p(a, b) == mcnemar_p(b, a) == 2 * (1 + 10 + 45) / 2**10
+    assert mcnemar_p(np.ones(6), np.zeros(6)) == 2 / 2**6
+    assert mcnemar_p(a, a) == 1.0  # no discordant pair: no evidence either way
+    assert mcnemar_p(np.array([1, 0]), np.array([0, 1])) == 1.0  # capped at 1

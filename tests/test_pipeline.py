@@ -57,14 +57,19 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
     run(["dvc", "config", "core.analytics", "false"], tmp_path)
     run(["dvc", "repro"], tmp_path)
     metrics = json.loads((tmp_path / "metrics" / "toy" / "sasrec" / "metrics.json").read_text())
-    assert metrics["n"] == 3 and 0.0 <= metrics["score.hr@1"] <= 1.0
-    assert "sr.test.hr@1" in metrics and "generate.valid_ratio" in metrics
+    assert metrics["n"] == 3 and 0.0 <= metrics["score.hr@1"] <= 1.0 and 0.0 <= metrics["rank.hr@1"] <= 1.0
+    assert "sr.test.hr@1" in metrics and "generate.valid_ratio" in metrics and "paired.rank_vs_popularity.p" in metrics
+    zero_shot = json.loads((tmp_path / "metrics" / "toy" / "zero-shot" / "metrics.json").read_text())
+    assert zero_shot["n"] == 3 and zero_shot["variant"] == "text" and "rank.hr@1" in zero_shot
+    hits = (tmp_path / "metrics" / "toy" / "sasrec" / "hits.csv").read_text().splitlines()
+    assert hits[0] == "example_id,rank,generate,score,sr,popularity" and len(hits) == 4
     shown = run(["dvc", "metrics", "show", "--json"], tmp_path).stdout
     assert "score.hr@1" in shown and "test.hr@1" in shown
     status = run(["dvc", "status"], tmp_path).stdout
     assert "up to date" in status
     report = run(["recsys", "report", "--dataset", "toy"], tmp_path).stdout
-    assert "LLaRA (sasrec), score" in report and (tmp_path / "reports" / "toy-test.png").is_file()
+    assert "LLaRA (sasrec), one-pass rank" in report and "zero-shot base model, generate" in report
+    assert (tmp_path / "reports" / "toy-test.png").is_file()
     ranked = run(["recsys", "recommend", "--model", "models/llara/toy/sasrec", "--history", "Film 3",
                   "--history", "film 10", "--k", "4"], tmp_path).stdout
     assert ranked.count("Film") == 4

@@ -13,7 +13,8 @@ CORPUS = [
     "will watch. The movie title candidates are Item 3, Item 4. Choose only one movie from the "
     "candidates. The answer is Item 5",
     "played game games listened music artist artists will play listen to",
-] + [f"Item {i} Film {i} Artist {i} Game {i} The A An" for i in range(100)]
+] + [f"Item {i} Film {i} Artist {i} Game {i} The A An" for i in range(100)] + [
+    " ".join(f"{letter}." for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ") + " Yes"] * 20  # one token each
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
@@ -42,5 +43,24 @@ def tiny_llama_folder(path: Path, seed: int = 0) -> Path:
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
     )
     LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def smollm2_slice(path: Path, layers: int) -> Path:
+    """The packaged SmolLM2-135M-Instruct cut to its first `layers` blocks, as a plain HF folder.
+
+    A randomly initialised model has none of the circuits a pretrained one brings (attending to a
+    list item and copying its label); its first blocks keep them, at a fraction of the cost.
+    """
+    from recsys.config import LLMParams
+    from recsys.llm.base_model import load_gguf, packaged_gguf, unquantised_copy
+
+    quantised, tokenizer = load_gguf(packaged_gguf(LLMParams()))
+    model = unquantised_copy(quantised)
+    model.model.layers = model.model.layers[:layers]
+    model.config.num_hidden_layers = layers
+    model.config.layer_types = model.config.layer_types[:layers] if getattr(model.config, "layer_types", None) else None
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

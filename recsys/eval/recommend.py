@@ -1,4 +1,4 @@
-"""Rank candidates for a history given as titles, with a fine-tuned LLaRA (scoring mode)."""
+"""Rank candidates for a history given as titles, with a fine-tuned LLaRA."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys.data.candidates import sample_negatives
+from recsys.distributed import Ranks
 from recsys.errors import InputError
 from recsys.eval.match import normalise_title
 from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
 from recsys.llm.model import load_llara
+from recsys.llm.ranking import choice_scores
+from recsys.llm.readout import Readout
 from recsys.prompts.encode import encode_examples
-from recsys.prompts.templates import VARIANTS, item_names, trained_variant
+from recsys.prompts.templates import VARIANTS, item_names, render_answer
 
 
 def resolve_titles(given: list[str], titles: list[str], option: str) -> list[int]:
@@ -36,10 +39,15 @@ def resolve_titles(given: list[str], titles: list[str], option: str) -> list[int
 
 
 def recommend(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int
-              ) -> list[tuple[int, str, float]]:
-    """(item id, title, mean log-likelihood) of each candidate, best first."""
-    model, tokenizer, args = load_llara(model_dir)
-    titles = pq.read_table(args["items"], columns=["title"]).column("title").to_pylist()
+              ) -> tuple[str, list[tuple[int, str, float]]]:
+    """(what the score is, [(item id, title, score)] best first) for one history of titles.
+
+    A model with a one-pass read-out ranks by it (one forward pass); one trained on the paper's prompts
+    with the answer loss alone, by the mean log-likelihood of each candidate's answer.
+    """
+    device = Ranks().device()
+    model, tokenizer, card = load_llara(model_dir, device)
+    titles = pq.read_table(card.items, columns=["title"]).column("title").to_pylist()
     history_ids = resolve_titles(history, titles, "--history")
     if candidates:
         candidate_ids = resolve_titles(candidates, titles, "--candidate")
@@ -48,13 +56,27 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
         drawn = sample_negatives(np.zeros(len(seen), np.int64), seen, np.zeros(1, np.int64), len(titles), k,
                                  np.random.default_rng(seed))
         candidate_ids = [int(c) for c in drawn[0]]
-    row = pa.table({"example_id": [0], "user_id": [0], "history": [history_ids[-args["max_len"]:]],
+    if len(set(candidate_ids)) != len(candidate_ids):
+        raise InputError("--candidate", "a candidate is given twice")
+    if card.index_letters and len(candidate_ids) > len(card.index_letters):
+        raise InputError("--candidate", f"this model's index letters name at most {len(card.index_letters)} "
+                         f"candidates, got {len(candidate_ids)}")
+    row = pa.table({"example_id": [0], "user_id": [0], "history": [history_ids[-card.max_len:]],
                     "candidates": [candidate_ids], "target": [candidate_ids[0]]})
-    variant = trained_variant(args["train"])
-    names = item_names(variant, titles)
-    table = encode_examples(row, titles, tokenizer, args["domain"], variant)
-    batch = collate(table, np.array([0]), tokenizer.pad_token_id, prompt_only=True)
-    _, mean = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], VARIANTS[variant].spliced,
-                               answer_token_ids(tokenizer, [names[c] for c in candidate_ids]), tokenizer.pad_token_id)
-    order = np.argsort(-mean.numpy(), kind="stable")
-    return [(candidate_ids[i], titles[candidate_ids[i]], float(mean[i])) for i in order]
+    table = encode_examples(row, titles, tokenizer, card.domain, card.variant, bool(card.index_letters))
+    splice = VARIANTS[card.variant].spliced
+    if card.readout_ids:
+        ids = card.readout_ids[:len(candidate_ids)] if card.readout == "letters" else card.readout_ids
+        scores = choice_scores(model, table, np.array([0]), Readout(card.readout, tuple(ids)), splice,
+                               tokenizer.pad_token_id, 1, device)[0]
+        what = f"{card.readout} read-out logit"
+    else:
+        names = item_names(card.variant, titles)
+        batch = {k: v.to(device) for k, v in collate(table, np.array([0]), tokenizer.pad_token_id,
+                                                      prompt_only=True, multiple=1).items()}
+        answers = answer_token_ids(tokenizer, [render_answer(names[c], None) for c in candidate_ids])
+        scores = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], splice, answers,
+                                  tokenizer.pad_token_id)[1].numpy()
+        what = "mean log-likelihood"
+    order = np.argsort(-scores, kind="stable")
+    return what, [(candidate_ids[i], titles[candidate_ids[i]], float(scores[i])) for i in order]

@@ -23,10 +23,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from recsys.config import LLMParams
 from recsys.errors import InputError
 from recsys.io import write_json
-
-PLACEHOLDER = "[PH]"
-SLOT = "[EMB]"
-ITEM_TOKENS = (PLACEHOLDER, SLOT)
+from recsys.llm.precision import attention_implementation
+from recsys.prompts.templates import ITEM_TOKENS
 
 
 def packaged_gguf(params: LLMParams) -> Path:
@@ -119,8 +117,10 @@ def fetch_model(params: LLMParams, out: Path) -> dict:
     return info
 
 
-def load_base(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a folder written by fetch_model, checking it carries the item tokens."""
+def load_base(path: Path, device: torch.device = torch.device("cpu"), dtype: torch.dtype = torch.float32
+              ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a folder written by fetch_model in `dtype`, checking it carries the item tokens, with the attention
+    kernel that runs fastest on `device` (weights stay on the CPU until the caller moves the model)."""
     path = Path(path)
     if not (path / "config.json").is_file():
         raise InputError(str(path), "base model folder not found (run `recsys fetch-model`)")
@@ -128,5 +128,6 @@ def load_base(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     absent = [t for t in ITEM_TOKENS if t not in tokenizer.get_vocab()]
     if absent:
         raise InputError(str(path), f"tokenizer lacks the item token {absent[0]} (expected a folder made by fetch-model)")
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=False,
+                                                 attn_implementation=attention_implementation(device))
     return model, tokenizer

@@ -24,17 +24,26 @@ def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int, epoch:
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+WIDTH_MULTIPLE = 32  # batch widths are rounded up to this many tokens
+
+
 def collate(
-    table: pa.Table, indices: np.ndarray, pad_id: int, left_pad: bool = False, prompt_only: bool = False
+    table: pa.Table, indices: np.ndarray, pad_id: int, left_pad: bool = False, prompt_only: bool = False,
+    multiple: int = WIDTH_MULTIPLE,
 ) -> dict[str, torch.Tensor]:
-    """Pad the chosen rows: input_ids/attention_mask/labels [B, T], slot_pos/slot_items [B, S] (-1 = none).
+    """Pad the chosen rows: input_ids/attention_mask/labels [B, T], slot_pos/slot_items [B, S] (-1 = none),
+    answer_pos [B] (the position whose output predicts the first answer token), choice_pos [B, K] (each
+    candidate's item token: the last K slots) and target_index [B] (the target's column, the listwise label).
 
     Labels are IGNORE everywhere but the answer tokens (input_ids[answer_start:]), masked explicitly.
     `prompt_only` drops the answer (for generation, with `left_pad` so every prompt ends at T-1).
+    T is rounded up to `multiple`: a few distinct shapes instead of one per length, which keeps the
+    CPU allocator's fragmentation and oneDNN's per-shape kernel cache from growing the process for ever.
     """
-    rows = table.take(pa.array(indices)).to_pydict()
+    rows = table.take(pa.array(indices)).select(
+        ["input_ids", "answer_start", "slot_positions", "slot_items", "candidates", "target"]).to_pydict()
     ids = [seq[:start] for seq, start in zip(rows["input_ids"], rows["answer_start"])] if prompt_only else rows["input_ids"]
-    width = max(len(x) for x in ids)
+    width = -(-max(len(x) for x in ids) // multiple) * multiple
     slots = max(len(x) for x in rows["slot_positions"]) or 1
     batch = len(ids)
     input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
@@ -42,6 +51,9 @@ def collate(
     labels = torch.full((batch, width), IGNORE, dtype=torch.long)
     slot_pos = torch.full((batch, slots), -1, dtype=torch.long)
     slot_items = torch.full((batch, slots), -1, dtype=torch.long)
+    answer_pos = torch.zeros(batch, dtype=torch.long)
+    k = len(rows["candidates"][0])
+    choice_pos = torch.zeros((batch, k), dtype=torch.long)
     for b, (seq, start, pos, items) in enumerate(
         zip(ids, rows["answer_start"], rows["slot_positions"], rows["slot_items"])
     ):
@@ -51,5 +63,9 @@ def collate(
         labels[b, shift + start : shift + len(seq)] = torch.tensor(seq[start:])
         slot_pos[b, : len(pos)] = torch.tensor(pos) + shift
         slot_items[b, : len(items)] = torch.tensor(items)
+        answer_pos[b] = shift + start - 1
+        choice_pos[b] = torch.tensor(pos[-k:]) + shift
+    target_index = torch.tensor([c.index(t) for c, t in zip(rows["candidates"], rows["target"])], dtype=torch.long)
     return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
-            "slot_pos": slot_pos, "slot_items": slot_items}
+            "slot_pos": slot_pos, "slot_items": slot_items, "answer_pos": answer_pos, "choice_pos": choice_pos,
+            "target_index": target_index}

@@ -5,6 +5,9 @@ Every optimiser step draws its task from `schedule.draw_task(step)` and reads th
 function of (params, seed, step): a resumed run continues exactly where a killed one stopped.
 Under torchrun, process r takes micro-batches r, r + N, ... of each step and DistributedDataParallel
 averages the gradients, so N processes make the same optimiser steps as one (same global batch).
+
+The recipe has torchtune's seams: `Trainer(...)` sets up, `.step(s)` makes one optimiser step,
+`.checkpoint(s)` and `.save(out)` write; `finetune` drives them with progress and the validation curve.
 """
 
 from __future__ import annotations
@@ -14,51 +17,48 @@ import json
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from transformers import get_cosine_schedule_with_warmup
 
 from recsys.config import LoraParams, TrainParams
 from recsys.distributed import Ranks, all_sum, barrier
-from recsys.embeddings import load_item_embeddings
 from recsys.errors import InputError
-from recsys.llm.base_model import load_base
 from recsys.llm.batches import collate, length_grouped_order
-from recsys.llm.behaviour import seeded_behaviour
-from recsys.llm.checkpoint import load_checkpoint, save_checkpoint
-from recsys.llm.model import Llara, save_llara, with_lora
+from recsys.llm.card import ModelCard
+from recsys.llm.checkpoint import StepLog, load_checkpoint, save_checkpoint
+from recsys.llm.model import build_llara, save_llara
+from recsys.llm.objective import Objective, TrainingLoss
+from recsys.llm.precision import autocast_dtype, weights_dtype
+from recsys.llm.ranking import choice_scores
+from recsys.llm.readout import Readout, missing_readout
 from recsys.llm.schedule import draw_task
+from recsys.llm.teacher import teacher_logits
+from recsys.metrics import ndcg_at_k, target_rank
+from recsys.progress import Steps
 from recsys.prompts.shards import read_all
-from recsys.prompts.templates import VARIANTS
+from recsys.prompts.templates import VARIANTS, trained_variant
+
+LOG_FIELDS = ["step", "loss", "answer", "listwise", "distill", "lr", "p_hard", "task", "prompts", "tokens", "seconds"]
 
 
-class Interrupted(RuntimeError):
-    """Raised by `stop_after` to simulate a crash in tests."""
+@dataclass(frozen=True)
+class FinetuneInputs:
+    """What fine-tuning reads: the prompt shards, the base model, the SR model folder, the items."""
 
+    prompts: Path  # data/prompts/<dataset>/<llm>
+    base: Path  # models/base/<llm>
+    sr_model: Path  # models/sr/<dataset>/<sr-model>: item_embeddings.safetensors, and the teacher
+    items: Path  # data/prepared/<dataset>/items.parquet
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast where asked, or where `auto` finds a GPU that supports it; else none (fp32)."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
-
-
-class AnswerLoss(nn.Module):
-    """`Llara.answer_loss` as a forward, which is what DistributedDataParallel hooks into."""
-
-    def __init__(self, model: Llara):
-        super().__init__()
-        self.model = model
-
-    def forward(self, **batch) -> torch.Tensor:
-        return self.model.answer_loss(**batch)
+    @property
+    def item_embeddings(self) -> Path:
+        return self.sr_model / "item_embeddings.safetensors"
 
 
 class MicroBatches:
@@ -86,96 +86,158 @@ def _fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def finetune(
-    prompts: Path,
-    base: Path,
-    item_embeddings: Path,
-    items_parquet: Path,
-    lora: LoraParams,
-    train: TrainParams,
-    out: Path,
-    checkpoints: Path,
-    progress: bool = True,
-    stop_after: int | None = None,
-    ranks: Ranks = Ranks(),
-) -> dict:
-    """Train and write adapter/, projector.safetensors, finetune.json, train_log.csv to `out` (main process)."""
-    if train.grad_accum % ranks.world:
-        raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over {ranks.world} processes")
-    torch.manual_seed(train.seed)
-    device = ranks.device()
-    dtype = autocast_dtype(train.precision, device)
-    n_items = pq.read_metadata(items_parquet).num_rows
-    table = load_item_embeddings(item_embeddings, items_parquet)
-    lm, tokenizer = load_base(base)
-    if train.gradient_checkpointing:
-        lm.gradient_checkpointing_enable()
-        lm.enable_input_require_grads()
-    model = Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, train.seed)).to(device)
-    model.train()
-    step_loss = AnswerLoss(model)
-    if ranks.world > 1:
-        step_loss = DistributedDataParallel(step_loss, find_unused_parameters=True, broadcast_buffers=False)
-    shards = {task: read_all(prompts / "train" / task) for task in {"text", train.hard_variant}}
-    if shards["text"].num_rows == 0:
-        raise InputError(str(prompts / "train"), "no training prompts (run `recsys materialize`)")
-    lengths = np.diff(shards["text"].column("input_ids").combine_chunks().offsets.to_numpy())
-    batches = MicroBatches(lengths, train.batch_size, train.seed)
-    steps = total_steps(len(lengths), train)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=train.lr, weight_decay=train.weight_decay)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, int(train.warmup_ratio * steps), steps)
-    manifest = json.loads((prompts / "manifest.json").read_text())
-    fingerprint = _fingerprint(asdict(train), asdict(lora), str(base), str(item_embeddings), manifest)
-    start, log = load_checkpoint(checkpoints, fingerprint, model, optimizer, scheduler)
-    pad_id = tokenizer.pad_token_id
-    columns = [TextColumn("finetune"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-               TextColumn("loss {task.fields[loss]:.3f}  {task.fields[tps]:.0f} tok/s  p {task.fields[p]:.2f}"),
-               TimeRemainingColumn()]
-    local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of each step
-    with Progress(*columns, disable=not progress or not ranks.main) as bar:
-        task_bar = bar.add_task("finetune", total=steps, completed=start, loss=float("nan"), tps=0.0, p=0.0)
-        for step in range(start, steps):
-            began = time.perf_counter()
-            task, p_hard = draw_task(step, steps, train)
-            losses, tokens = [], 0
-            for j in local:
-                batch = collate(shards[task], batches[step * train.grad_accum + j], pad_id)
-                batch = {k: v.to(device) for k, v in batch.items()}
-                sync = j == local[-1] or ranks.world == 1
-                with step_loss.no_sync() if not sync else nullcontext():
-                    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                        loss = step_loss(**batch, splice=VARIANTS[task].spliced)
-                    # DDP averages over processes, so each divides by its own share of the step
-                    (loss * ranks.world / train.grad_accum).backward()
-                losses.append(loss.item())
-                tokens += int(batch["attention_mask"].sum())
-            loss_sum, count, tokens = all_sum([sum(losses), len(losses), tokens], ranks)
-            torch.nn.utils.clip_grad_norm_(trainable, train.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            seconds = time.perf_counter() - began
-            log.append({"step": step + 1, "loss": loss_sum / count, "lr": scheduler.get_last_lr()[0],
-                        "p_hard": p_hard, "task": task, "tokens": int(tokens), "tokens_per_s": tokens / seconds})
-            bar.update(task_bar, advance=1, loss=log[-1]["loss"], tps=log[-1]["tokens_per_s"], p=p_hard)
-            if ranks.main and ((step + 1) % train.checkpoint_every == 0 or step + 1 == steps):
-                save_checkpoint(checkpoints, step + 1, fingerprint, model, optimizer, scheduler, log)
-            if stop_after is not None and step + 1 == stop_after:
-                raise Interrupted(f"stopped after step {step + 1}")
-    args = {"base_model": str(base), "item_embeddings": str(item_embeddings), "n_items": n_items,
-            "items": str(items_parquet), "domain": manifest["domain"], "max_len": manifest["max_len"],
-            "item_dim": table.shape[1], "hidden_size": lm.config.hidden_size, "lora": asdict(lora),
-            "train": asdict(train), "steps": steps, "examples": len(lengths), "fingerprint": fingerprint}
-    if ranks.main:
-        save_llara(model.cpu(), out, args)
-        _write_log(out / "train_log.csv", log)
+class Trainer:
+    """Everything one run needs, set up once; `step` is one optimiser step of the global schedule."""
+
+    def __init__(self, inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, checkpoints: Path,
+                 ranks: Ranks = Ranks(), llm_dtype: str = "auto"):
+        if train.grad_accum % ranks.world:
+            raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over "
+                             f"{ranks.world} processes")
+        self.inputs, self.lora, self.train, self.ranks, self.checkpoints = inputs, lora, train, ranks, checkpoints
+        self.manifest = json.loads((inputs.prompts / "manifest.json").read_text())
+        self.objective = Objective.from_params(train)
+        self.readout = trained_readout(self.objective, train.readout, self.manifest)
+        self.device = ranks.device()
+        self.dtype = autocast_dtype(train.precision, self.device)
+        self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
+                                                 train.gradient_checkpointing, self.device,
+                                                 weights_dtype(llm_dtype, self.device))
+        self.model.train()
+        self.loss = TrainingLoss(self.model, self.objective, self.readout).to(self.device)
+        if ranks.world > 1:
+            self.loss = DistributedDataParallel(self.loss, find_unused_parameters=True, broadcast_buffers=False)
+        self.variant = trained_variant(train.schedule, train.hard_variant)
+        self.shards = {task: read_all(inputs.prompts / "train" / task) for task in {"text", self.variant}}
+        if self.shards["text"].num_rows == 0:
+            raise InputError(str(inputs.prompts / "train"), "no training prompts (run `recsys materialize`)")
+        self.teacher = teacher_logits(inputs.sr_model, self.shards["text"]) if self.objective.distill_weight else None
+        self.lengths = np.diff(self.shards["text"].column("input_ids").combine_chunks().offsets.to_numpy())
+        self.batches = MicroBatches(self.lengths, train.batch_size, train.seed)
+        self.steps = total_steps(len(self.lengths), train)
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.trainable, lr=train.lr, weight_decay=train.weight_decay)
+        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, int(train.warmup_ratio * self.steps),
+                                                         self.steps)
+        self.fingerprint = _fingerprint(asdict(train), asdict(lora), str(inputs.base), str(inputs.sr_model),
+                                        self.manifest, llm_dtype)
+        self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
+        self.start = load_checkpoint(checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
+        self.log = StepLog(checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
+
+    def step(self, step: int) -> dict:
+        """One optimiser step: its task, its micro-batches, clipped AdamW; -> its log row."""
+        began = time.perf_counter()
+        task, p_hard = draw_task(step, self.steps, self.train)
+        totals: dict[str, float] = {}
+        prompts = tokens = 0
+        for j in self.local:
+            rows = self.batches[step * self.train.grad_accum + j]
+            batch = collate(self.shards[task], rows, self.tokenizer.pad_token_id)
+            if self.teacher is not None:
+                batch["teacher"] = self.teacher[rows]
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            sync = j == self.local[-1] or self.ranks.world == 1
+            with self.loss.no_sync() if not sync else nullcontext():
+                with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
+                    loss, parts = self.loss(**batch, splice=VARIANTS[task].spliced)
+                # DDP averages over processes, so each divides by its own share of the step
+                (loss * self.ranks.world / self.train.grad_accum).backward()
+            for name, value in {"loss": float(loss.detach()), **parts}.items():
+                totals[name] = totals.get(name, 0.0) + value
+            prompts += len(rows)
+            tokens += int(batch["attention_mask"].sum())
+        names = list(totals)
+        summed = all_sum([totals[n] for n in names] + [len(self.local), prompts, tokens], self.ranks)
+        count, prompts, tokens = summed[-3:]
+        torch.nn.utils.clip_grad_norm_(self.trainable, self.train.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        row = {"step": step + 1, **{n: v / count for n, v in zip(names, summed)}, "lr": self.scheduler.get_last_lr()[0],
+               "p_hard": p_hard, "task": task, "prompts": int(prompts), "tokens": int(tokens),
+               "seconds": round(time.perf_counter() - began, 3)}
+        self.log.append(row)
+        return row
+
+    def checkpoint(self, step: int) -> None:
+        if self.ranks.main:
+            save_checkpoint(self.checkpoints, step, self.fingerprint, self.model, self.optimizer, self.scheduler)
+
+    def validate(self) -> dict:
+        """Validation HR@1 and NDCG@5 of the model as it is, by its one-pass read-out (the learning curve)."""
+        table = read_all(self.inputs.prompts / "val" / self.variant)
+        self.model.eval()
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
+            scores = choice_scores(self.model, table, np.arange(table.num_rows), self.readout,
+                                   VARIANTS[self.variant].spliced, self.tokenizer.pad_token_id,
+                                   self.train.batch_size, self.device)
+        self.model.train()
+        candidates = np.array(table.column("candidates").to_pylist())  # [N, K]
+        ranks = target_rank(scores, np.argmax(candidates == table.column("target").to_numpy()[:, None], axis=1))
+        return {"val_hr@1": float(np.mean(ranks < 1)), "val_ndcg@5": float(np.mean(ndcg_at_k(ranks, 5)))}
+
+    def card(self) -> ModelCard:
+        table_shape = self.model.behaviour.item_table.shape
+        return ModelCard(base_model=str(self.inputs.base), sr_model=str(self.inputs.sr_model),
+                         items=str(self.inputs.items), n_items=pq.read_metadata(self.inputs.items).num_rows,
+                         domain=self.manifest["domain"], max_len=self.manifest["max_len"], variant=self.variant,
+                         index_letters=self.manifest.get("index_letters"),
+                         readout=self.readout.kind if self.readout else "",
+                         readout_ids=list(self.readout.token_ids) if self.readout else [], item_dim=int(table_shape[1]),
+                         hidden_size=self.model.lm.config.hidden_size, lora=asdict(self.lora),
+                         train=asdict(self.train), steps=self.steps, examples=len(self.lengths),
+                         fingerprint=self.fingerprint)
+
+    def save(self, out: Path) -> None:
+        """adapter/, projector.safetensors, finetune.json and train_log.csv (main process only)."""
+        if self.ranks.main:
+            save_llara(self.model, out, self.card())
+            self.log.write_csv(out / "train_log.csv")
+
+
+def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: Path, checkpoints: Path,
+             progress: bool = True, ranks: Ranks = Ranks(), llm_dtype: str = "auto") -> dict:
+    """Train (resuming from `checkpoints` when it holds this run) and write the model and its logs to `out`."""
+    trainer = Trainer(inputs, lora, train, checkpoints, ranks, llm_dtype)
+    curve = trainer.log.curve
+    validate_at = _validation_steps(trainer.steps, train.eval_points) if trainer.readout else set()
+    if 0 in validate_at and trainer.start == 0 and ranks.main:
+        curve.append({"step": 0, "prompts": 0, **trainer.validate()})
+        trainer.log.write_curve()
+    seconds = tokens = 0.0
+    with Steps("finetune", trainer.steps, done=trainer.start, enabled=progress and ranks.main) as bar:
+        for step in range(trainer.start, trainer.steps):
+            row = trainer.step(step)
+            seconds, tokens = seconds + row["seconds"], tokens + row["tokens"]
+            if (step + 1) % train.checkpoint_every == 0 or step + 1 == trainer.steps:
+                trainer.checkpoint(step + 1)
+            if step + 1 in validate_at and ranks.main:
+                curve.append({"step": step + 1, "prompts": (step + 1) * train.batch_size * train.grad_accum,
+                              **trainer.validate()})
+                trainer.log.write_curve()
+            shown = f"loss {row['loss']:.3f} p {row['p_hard']:.2f} {row['tokens'] / row['seconds']:.0f} tok/s"
+            bar.advance(status=shown + (f" val HR@1 {curve[-1]['val_hr@1']:.3f}" if curve else ""))
+    trainer.save(out)
+    if ranks.main and validate_at:
+        trainer.log.write_curve(out / "val_curve.csv")
     barrier(ranks)
-    return {"steps": steps, "final_loss": log[-1]["loss"] if log else float("nan"),
-            "mean_tokens_per_s": float(np.mean([r["tokens_per_s"] for r in log])) if log else 0.0}
+    return {"steps": trainer.steps, "resumed_at": trainer.start, "final_loss": trainer.log.last("loss"),
+            "tokens_per_s": tokens / seconds if seconds else 0.0, "val_hr@1": curve[-1]["val_hr@1"] if curve else None}
 
 
-def _write_log(path: Path, log: list[dict]) -> None:
-    header = ["step", "loss", "lr", "p_hard", "task", "tokens", "tokens_per_s"]
-    lines = [",".join(header)] + [",".join(str(row[h]) for h in header) for row in log]
-    path.write_text("\n".join(lines) + "\n")
+def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout | None:
+    """The one-pass read-out this run trains: `kind` when the objective scores candidates; with the answer loss
+    alone, the index letters (the answer's first token) when the prompts have them; else none (no rank mode)."""
+    if objective.reads_choices:
+        readout = Readout.from_manifest(kind, manifest)
+        if readout is None:
+            raise InputError("train.readout", missing_readout(kind) + " (or train.objective: answer with "
+                             "train.distill_weight: 0)")
+        return readout
+    return Readout.from_manifest("letters", manifest)
+
+
+def _validation_steps(steps: int, points: int) -> set[int]:
+    """Step 0 and `points` steps spread evenly over the run, the last one included (none when points is 0)."""
+    return {0} | {round(steps * (i + 1) / points) for i in range(points)} if points else set()

@@ -6,7 +6,26 @@ import numpy as np
 import pyarrow as pa
 from transformers import PreTrainedTokenizerBase
 
-from recsys.prompts.templates import VARIANTS, item_names, render_answer, render_prompt
+from recsys.errors import InputError
+from recsys.prompts.templates import INDEX_LETTERS, VARIANTS, index_letters, item_names, render_answer, render_prompt
+
+
+def single_token_id(tokenizer: PreTrainedTokenizerBase, text: str) -> int | None:
+    """The id of `text` when the tokenizer makes it one token (alone, as after another word), else None."""
+    pieces = tokenizer(text, add_special_tokens=False).input_ids
+    return pieces[0] if len(pieces) == 1 else None
+
+
+def letter_token_ids(tokenizer: PreTrainedTokenizerBase, k: int) -> list[int]:
+    """The token id of " A", " B", ... for K candidates: each must be one token, or ranking cannot read it."""
+    if k > len(INDEX_LETTERS):
+        raise InputError("prompts.index_letters", f"{k} candidates, but letters name at most {len(INDEX_LETTERS)} "
+                         "(set it to false, or lower data.n_candidates)")
+    ids = [single_token_id(tokenizer, f" {letter}") for letter in index_letters(k)]
+    if None in ids:
+        raise InputError("prompts.index_letters", f"{index_letters(k)[ids.index(None)]!r} is several tokens for this "
+                         "tokenizer, expected one (set it to false)")
+    return ids
 
 
 def encode_examples(
@@ -15,32 +34,38 @@ def encode_examples(
     tokenizer: PreTrainedTokenizerBase,
     domain: str,
     variant: str,
+    letters: bool,
 ) -> pa.Table:
     """One shard-schema row per example of `rows` (example_id, user_id, history, candidates, target).
 
     The answer is tokenised on its own and appended, so the prompt/answer boundary is exact and the
-    loss can mask the prompt explicitly; it ends in EOS so the model learns where to stop.
+    loss can mask the prompt explicitly; it ends in EOS so the model learns where to stop. With
+    index letters, the answer's first token is the target's letter (checked).
     """
-    marker = VARIANTS[variant].marker
-    marker_id = tokenizer.convert_tokens_to_ids(marker) if marker else None
+    token_id = tokenizer.convert_tokens_to_ids(VARIANTS[variant].item_token)
     names = item_names(variant, titles)
     histories = rows.column("history").to_pylist()
     candidates = rows.column("candidates").to_pylist()
     targets = rows.column("target").to_pylist()
+    k = len(candidates[0]) if candidates else 0
+    letter_ids = letter_token_ids(tokenizer, k) if letters and k else []
     prompts = [
-        render_prompt(domain, [names[i] for i in h], [names[i] for i in c], variant)
+        render_prompt(domain, [names[i] for i in h], [names[i] for i in c], variant, letters)
         for h, c in zip(histories, candidates)
     ]
-    answers = [render_answer(names[t]) for t in targets]
+    answers = [render_answer(names[t], index_letters(k)[c.index(t)] if letters else None)
+               for t, c in zip(targets, candidates)]
     prompt_ids = tokenizer(prompts, add_special_tokens=True).input_ids
     answer_ids = tokenizer(answers, add_special_tokens=False).input_ids
     input_ids, starts, positions, slot_items = [], [], [], []
-    for p, a, h, c in zip(prompt_ids, answer_ids, histories, candidates):
+    for p, a, h, c, t in zip(prompt_ids, answer_ids, histories, candidates, targets):
+        if letters and a[0] != letter_ids[c.index(t)]:
+            raise ValueError(f"answer {tokenizer.decode(a)!r} does not start with its index letter's token")
         ids = np.asarray(p + a + [tokenizer.eos_token_id], np.int32)
-        slots = np.flatnonzero(ids == marker_id).astype(np.int32) if marker else np.empty(0, np.int32)
-        items = h + c if marker else []
+        slots = np.flatnonzero(ids == token_id).astype(np.int32)
+        items = h + c
         if len(slots) != len(items):
-            raise ValueError(f"{len(slots)} marker tokens for {len(items)} items: a title contains a marker?")
+            raise ValueError(f"{len(slots)} item tokens for {len(items)} items: a title contains an item token?")
         input_ids.append(ids)
         starts.append(len(p))
         positions.append(slots)
@@ -54,6 +79,7 @@ def encode_examples(
             "answer_start": pa.array(starts, pa.int32()),
             "slot_positions": positions,
             "slot_items": slot_items,
+            "history": rows.column("history"),
             "candidates": rows.column("candidates"),
             "target": rows.column("target"),
         }

@@ -15,10 +15,9 @@ from transformers import AutoTokenizer
 from recsys.config import PromptParams
 from recsys.data.candidates import build_candidates, example_item_pairs
 from recsys.io import write_json
-from recsys.llm.base_model import ITEM_TOKENS
-from recsys.prompts.encode import encode_examples
+from recsys.prompts.encode import encode_examples, letter_token_ids, single_token_id
 from recsys.prompts.shards import write_shard
-from recsys.prompts.templates import VARIANTS, templates
+from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS, templates
 
 SPLITS = ("train", "val", "test")
 _BATCH_ROWS = 64 * 1024
@@ -75,11 +74,15 @@ def eval_rows(table: pa.Table) -> pa.Table:
 def materialize(
     prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, progress: bool = True
 ) -> dict:
-    """Write out/<split>/<variant>/shard-*.arrow and out/manifest.json; returns the manifest."""
+    """Write out/<split>/<variant>/shard-*.arrow and out/manifest.json; returns the manifest.
+
+    The manifest's statistics are per split and variant (a behaviour prompt is shorter than a hybrid one).
+    """
     tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
     val = pq.read_table(prepared / "val.parquet")
     k = len(val.column("candidates")[0])
+    letters = letter_token_ids(tokenizer, k) if params.index_letters else None
     splits = {
         "train": training_rows(prepared / "train.parquet", len(titles), k, params),
         "val": eval_rows(val),
@@ -88,26 +91,25 @@ def materialize(
     max_len = json.loads((prepared / "stats.json").read_text())["max_len"]
     manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k, "max_len": max_len,
                       "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
+                      "index_letters": letters, "readout_token": single_token_id(tokenizer, READOUT_TOKEN),
                       "splits": {}}
     total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)
     with Progress(disable=not progress) as bar:
         task = bar.add_task("materialize", total=total)
         for split, table in splits.items():
-            lengths, answers = [], []
+            lengths: dict[str, list] = {v: [] for v in VARIANTS}
+            answers: dict[str, list] = {v: [] for v in VARIANTS}
             for index, start in enumerate(range(0, table.num_rows, params.shard_rows)):
                 chunk = table.slice(start, params.shard_rows)
                 for variant in VARIANTS:
-                    shard = encode_examples(chunk, titles, tokenizer, domain, variant)
+                    shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters)
                     write_shard(out / split / variant, index, shard)
+                    sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())
+                    lengths[variant].extend(sizes)
+                    answers[variant].extend(sizes - shard.column("answer_start").to_numpy())
                     bar.advance(task)
-                tokens = shard.column("input_ids").combine_chunks()
-                lengths.extend(np.diff(tokens.offsets.to_numpy()))
-                answers.extend(np.diff(tokens.offsets.to_numpy()) - shard.column("answer_start").to_numpy())
-            manifest["splits"][split] = {
-                "examples": table.num_rows,
-                "mean_tokens": round(float(np.mean(lengths)), 2),
-                "max_tokens": int(np.max(lengths)),
-                "mean_answer_tokens": round(float(np.mean(answers)), 2),
-            }
+            manifest["splits"][split] = {"examples": table.num_rows, "variants": {
+                v: {"mean_tokens": round(float(np.mean(lengths[v])), 2), "max_tokens": int(np.max(lengths[v])),
+                    "mean_answer_tokens": round(float(np.mean(answers[v])), 2)} for v in VARIANTS}}
     write_json(out / "manifest.json", manifest)
     return manifest

@@ -14,8 +14,9 @@ SCHEMA = pa.schema(
         ("text", pa.string()),  # rendered prompt + answer, for reading and debugging
         ("input_ids", pa.list_(pa.int32())),  # prompt tokens then answer tokens (ending in EOS)
         ("answer_start", pa.int32()),  # first answer token; labels cover input_ids[answer_start:]
-        ("slot_positions", pa.list_(pa.int32())),  # where the marker tokens sit in input_ids
-        ("slot_items", pa.list_(pa.int32())),  # the item each marker stands for
+        ("slot_positions", pa.list_(pa.int32())),  # where the item tokens sit in input_ids
+        ("slot_items", pa.list_(pa.int32())),  # the item each item token stands for
+        ("history", pa.list_(pa.int32())),  # the user's items in the prompt, oldest first (the teacher reads it)
         ("candidates", pa.list_(pa.int32())),
         ("target", pa.int32()),
     ]

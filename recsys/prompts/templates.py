@@ -1,35 +1,48 @@
-"""Render LLaRA prompts; the wording per domain lives in templates.yaml.
+"""Render LLaRA prompts; the wording per domain lives in templates.yaml. This module owns the prompt
+contract that fetch-model, training and evaluation share: the item tokens, the index letters, the answer.
 
 A prompt variant says how each item appears (the paper's RQ2): `text` is the title with the
 [PH] placeholder after it, `hybrid` the title with an [EMB] slot that carries the projected SR
-embedding, `behaviour` the slot alone, `id` a numerical index ("item 14") and nothing else.
-The answer names the target the way the prompt names candidates: its index for `id`, else its title.
+embedding, `behaviour` the slot alone, `id` a numerical index ("item 14") with the placeholder.
+Every item ends in its item token, so each candidate has one position that has read it whole.
+
+With index letters (LlamaRec's verbalizer), candidate k is introduced by the k-th capital letter
+("A. Toy Story (1995)[EMB] B. Heat (1995)[EMB] ...") and the answer starts with the target's
+letter (" B. Heat (1995)"). Without them (the paper's prompt) candidates are comma-separated and
+the answer is the title alone. Two one-pass read-outs rank all K candidates (recsys.llm.readout):
+the K letters' logits where the answer starts, or the logit of READOUT_TOKEN at each candidate's
+item token.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from recsys.llm.base_model import PLACEHOLDER, SLOT
+PLACEHOLDER = "[PH]"  # text-only prompts: a fixed token after each title
+SLOT = "[EMB]"  # behavioural slot: its input embedding becomes the projected SR embedding
+ITEM_TOKENS = (PLACEHOLDER, SLOT)
+INDEX_LETTERS = string.ascii_uppercase
+READOUT_TOKEN = " Yes"  # read at each candidate's item token by the `slot` read-out: "is this the next item?"
 
 
 @dataclass(frozen=True)
 class Variant:
-    marker: str | None  # token after (or instead of) each item's name; None: items have no slot
+    item_token: str  # token after (or instead of) each item's name
     shows_name: bool  # whether the item's name appears in the prompt
     spliced: bool  # whether the slots carry projected SR embeddings
     by_index: bool = False  # items are named "item <id>" instead of by title
 
 
 VARIANTS = {
-    "text": Variant(marker=PLACEHOLDER, shows_name=True, spliced=False),
-    "hybrid": Variant(marker=SLOT, shows_name=True, spliced=True),
-    "behaviour": Variant(marker=SLOT, shows_name=False, spliced=True),
-    "id": Variant(marker=None, shows_name=True, spliced=False, by_index=True),
+    "text": Variant(item_token=PLACEHOLDER, shows_name=True, spliced=False),
+    "hybrid": Variant(item_token=SLOT, shows_name=True, spliced=True),
+    "behaviour": Variant(item_token=SLOT, shows_name=False, spliced=True),
+    "id": Variant(item_token=PLACEHOLDER, shows_name=True, spliced=False, by_index=True),
 }
 
 
@@ -46,25 +59,42 @@ def item_names(variant: str, titles: list[str]) -> list[str]:
     return titles
 
 
-def trained_variant(train: dict) -> str:
-    """The variant a fine-tuned model ends its training on (its finetune.json `train` section)."""
-    return "text" if train["schedule"] == "text-only" else train["hard_variant"]
+def trained_variant(schedule: str, hard_variant: str) -> str:
+    """The variant a fine-tuned model ends its training on."""
+    return "text" if schedule == "text-only" else hard_variant
+
+
+def index_letters(k: int) -> str:
+    if k > len(INDEX_LETTERS):
+        raise ValueError(f"index letters name at most {len(INDEX_LETTERS)} candidates, got {k}")
+    return INDEX_LETTERS[:k]
 
 
 def render_item(name: str, variant: Variant) -> str:
-    """The name immediately followed by the marker (no space: it would cost a token per item)."""
-    return (name if variant.shows_name else "") + (variant.marker or "")
+    """The name immediately followed by the item token (no space: it would cost a token per item)."""
+    return (name if variant.shows_name else "") + variant.item_token
 
 
-def render_prompt(domain: str, history: list[str], candidates: list[str], variant: str) -> str:
+def render_prompt(domain: str, history: list[str], candidates: list[str], variant: str, letters: bool) -> str:
     """The prompt up to and including "The answer is"; the answer follows after one space."""
     spec = VARIANTS[variant]
-    return templates()[domain].format(
-        history=", ".join(render_item(name, spec) for name in history),
-        candidates=", ".join(render_item(name, spec) for name in candidates),
-        n=len(candidates),
-    )
+    if letters:  # the letter separates candidates, so no comma is spent between them
+        shown = " ".join(f"{letter}. {render_item(name, spec)}" for letter, name in zip(index_letters(len(candidates)),
+                                                                                       candidates))
+    else:
+        shown = ", ".join(render_item(name, spec) for name in candidates)
+    return templates()[domain].format(history=", ".join(render_item(name, spec) for name in history),
+                                      candidates=shown, n=len(candidates))
 
 
-def render_answer(name: str) -> str:
-    return f" {name}"
+def render_answer(name: str, letter: str | None) -> str:
+    """" B. Heat (1995)" with index letters, " Heat (1995)" without; training appends EOS."""
+    return f" {letter}. {name}" if letter else f" {name}"
+
+
+def strip_letter(answer: str, letters: str) -> str:
+    """The title part of a generated answer: "B. Heat" -> "Heat" when B is an index letter."""
+    text = answer.strip()
+    if len(text) >= 2 and text[0] in letters and text[1] == ".":
+        return text[2:].strip()
+    return text

@@ -1,0 +1,35 @@
+"""`recsys recommend`: rank candidates for a history of titles with a fine-tuned LLaRA; not a DVC stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys import layout
+from recsys.eval.recommend import recommend
+from stages.common import ParamsOption, SetOption, read_sections, reports_bad_input
+
+
+@reports_bad_input
+def command(
+    params_file: Path = ParamsOption,
+    overrides: list[str] = SetOption,
+    model: Optional[Path] = typer.Option(None, help="fine-tuned model folder [default: models/llara/<dataset>/<sr-model>]"),
+    history: list[str] = typer.Option(..., "--history", help="a title the user chose, oldest first (repeatable)"),
+    candidate: Optional[list[str]] = typer.Option(None, "--candidate", help="a candidate title (repeatable); "
+                                                  "none: sample K items outside the history"),
+    k: Optional[int] = typer.Option(None, help="candidates to sample when none are given [default: data.n_candidates]"),
+    seed: int = typer.Option(0, help="seed for sampling candidates"),
+) -> None:
+    """Rank candidates for a history of titles with a fine-tuned LLaRA, printing their scores."""
+    data, sr, _ = read_sections(params_file, overrides, "data", "sr")
+    what, ranked = recommend(model or layout.llara(data.dataset, sr.model), history, candidate,
+                             k or data.n_candidates, seed)
+    table = Table("rank", "item_id", "title", what)
+    for rank, (item, title, score) in enumerate(ranked, 1):
+        table.add_row(str(rank), str(item), title, f"{score:.4f}")
+    Console().print(table)
