@@ -43,3 +43,21 @@ def workspace(tmp_path_factory) -> Path:
     (root / "sr").mkdir()
     pretrain(SRParams(hidden_size=8, epochs=2, patience=1, batch_size=8), root / "prepared", root / "sr", progress=False)
     return root
+
+
+def pretrain_toy_sr(workspace: Path, out: Path, keep_items: int) -> Path:
+    """An untrained SASRec over only the first `keep_items` items, saved as pretrain saves one: a model from
+    another data set, as far as this workspace is concerned."""
+    import torch
+
+    from recsys.embeddings import save_item_embeddings
+    from recsys.sr.registry import build_model
+    from recsys.sr.trainer import save_model
+
+    out.mkdir(parents=True)
+    torch.manual_seed(0)
+    params = SRParams(hidden_size=8)
+    model = build_model(params, keep_items)
+    save_model(model, params, out)
+    save_item_embeddings(model.item_embeddings(), out / "item_embeddings.safetensors")
+    return out

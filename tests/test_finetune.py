@@ -206,3 +206,39 @@ def test_answer_loss_equals_the_lm_loss(workspace):
     batch = collate(table, np.array([0, 1, 2]), tokenizer.pad_token_id)
     with torch.no_grad():
         torch.testing.assert_close(model.answer_loss(**batch, splice=True), model(**batch, splice=True).loss)
+
+
+def test_two_processes_write_byte_identical_models(workspace, tmp_path):
+    """Same params and seed, different string hashing: every output file has the same bytes (peft keeps
+    target_modules as a set, which adapter_config.json would list in hash order)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, 'tests')\n"
+        "from helpers import finetune_inputs; from recsys.config import LoraParams, TrainParams\n"
+        "from recsys.llm.finetune import finetune\n"
+        "out = Path(sys.argv[1]); out.mkdir()\n"
+        "finetune(finetune_inputs(Path(sys.argv[2])), LoraParams(r=2, alpha=4), TrainParams(max_steps=2, batch_size=2,"
+        " grad_accum=1, eval_points=1, precision='fp32'), out, out.with_name(out.name + '-ckpt'), progress=False)\n"
+    )
+    for name, seed in (("a", "1"), ("b", "2")):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name), str(workspace)], check=True,
+                       cwd=Path(__file__).parents[1], env={**os.environ, "PYTHONHASHSEED": seed})
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert {"adapter/adapter_config.json", "train_log.csv", "val_curve.csv", "finetune.json"} <= {str(f) for f in files}
+    for file in files:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_manifest_statistics_are_per_split_and_variant(workspace):
+    import json
+
+    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
+    for split in ("train", "val", "test"):
+        stats = manifest["splits"][split]["variants"]
+        for variant, numbers in stats.items():
+            lengths = [len(ids) for ids in read_all(workspace / "prompts" / split / variant).column("input_ids").to_pylist()]
+            assert numbers["mean_tokens"] == round(float(np.mean(lengths)), 2) and numbers["max_tokens"] == max(lengths)
+        assert stats["behaviour"]["mean_tokens"] < stats["hybrid"]["mean_tokens"] == stats["text"]["mean_tokens"]

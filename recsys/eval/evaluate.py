@@ -27,8 +27,8 @@ from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
 from recsys.llm.precision import autocast_dtype, weights_dtype
 from recsys.llm.readout import Readout
-from recsys.prompts.shards import read_all
-from recsys.prompts.templates import ITEM_TOKENS, VARIANTS, index_letters, item_names
+from recsys.prompts.shards import read_all, read_manifest
+from recsys.prompts.templates import VARIANTS, index_letters, item_names
 
 MODES = ("rank", "generate", "score")
 
@@ -41,10 +41,7 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: dict, n_items: int, 
         raise InputError("eval.modes", f"unknown mode {unknown[0]!r} (expected some of {', '.join(MODES)})")
     if card.n_items != n_items:
         raise InputError(where, f"trained on {card.n_items} items, the data has {n_items}")
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS}
-    if ids != manifest["item_tokens"]:
-        raise InputError(str(prompts / "manifest.json"),
-                         f"prompts were tokenised for item tokens {manifest['item_tokens']}, the model's base has {ids}")
+    read_manifest(prompts, tokenizer)
     if manifest.get("index_letters") != card.index_letters:
         raise InputError(str(prompts / "manifest.json"), "the prompts' index letters differ from the ones the model "
                          "was trained with (re-run materialize and finetune with the same prompts.index_letters)")
@@ -62,7 +59,7 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     """
     device = ranks.device()
     dtype = weights_dtype(llm_dtype, device)
-    manifest = json.loads((prompts / "manifest.json").read_text())
+    manifest = read_manifest(prompts)
     if model_dir is None:
         model, tokenizer, card = zero_shot_model(base, sr_model, prepared / "items.parquet", manifest, device, dtype)
         where = str(base)

@@ -45,6 +45,8 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
     A model with a one-pass read-out ranks by it (one forward pass); one trained on the paper's prompts
     with the answer loss alone, by the mean log-likelihood of each candidate's answer.
     """
+    if not candidates and k < 1:
+        raise InputError("--k", f"expected at least one candidate to rank, got {k}")
     device = Ranks().device()
     model, tokenizer, card = load_llara(model_dir, device)
     titles = pq.read_table(card.items, columns=["title"]).column("title").to_pylist()

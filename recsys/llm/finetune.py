@@ -41,7 +41,7 @@ from recsys.llm.schedule import draw_task
 from recsys.llm.teacher import teacher_logits
 from recsys.metrics import ndcg_at_k, target_rank
 from recsys.progress import Steps
-from recsys.prompts.shards import read_all
+from recsys.prompts.shards import read_all, read_manifest
 from recsys.prompts.templates import VARIANTS, trained_variant
 
 LOG_FIELDS = ["step", "loss", "answer", "listwise", "distill", "lr", "p_hard", "task", "prompts", "tokens", "seconds"]
@@ -95,7 +95,7 @@ class Trainer:
             raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over "
                              f"{ranks.world} processes")
         self.inputs, self.lora, self.train, self.ranks, self.checkpoints = inputs, lora, train, ranks, checkpoints
-        self.manifest = json.loads((inputs.prompts / "manifest.json").read_text())
+        self.manifest = read_manifest(inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
         self.device = ranks.device()
@@ -104,6 +104,7 @@ class Trainer:
                                                  train.gradient_checkpointing, self.device,
                                                  weights_dtype(llm_dtype, self.device))
         self.model.train()
+        read_manifest(inputs.prompts, self.tokenizer)  # prompts made for this base model's item tokens
         self.loss = TrainingLoss(self.model, self.objective, self.readout).to(self.device)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(self.loss, find_unused_parameters=True, broadcast_buffers=False)

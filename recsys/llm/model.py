@@ -114,7 +114,11 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
     if base.config.hidden_size != card.hidden_size:
         raise InputError(str(directory / "finetune.json"),
                          f"base model hidden size {base.config.hidden_size}, expected {card.hidden_size}")
-    lm = PeftModel.from_pretrained(base, directory / "adapter")
+    try:
+        lm = PeftModel.from_pretrained(base, directory / "adapter")
+    except (ValueError, OSError, RuntimeError, SafetensorError) as err:
+        raise InputError(str(directory / "adapter"), f"not a LoRA adapter for this base model "
+                         f"({str(err).splitlines()[0][:200]})") from None
     table = load_item_embeddings(Path(card.sr_model) / "item_embeddings.safetensors", Path(card.items))
     behaviour = BehaviourTokens(table, card.hidden_size)
     try:
