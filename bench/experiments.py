@@ -39,6 +39,7 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     "paper-faithful": ("sasrec", PAPER_FAITHFUL),
     "llara-gru4rec": ("gru4rec", ["sr.model=gru4rec"]),
     "llara-caser": ("caser", ["sr.model=caser"]),
+    "llara-morec": ("morec", ["sr.model=morec"]),
     "text-only": ("sasrec", ["train.schedule=text-only"]),
     "id-only": ("sasrec", ["train.schedule=direct", "train.hard_variant=id"]),
     "behaviour-only": ("sasrec", ["train.hard_variant=behaviour"]),
@@ -50,7 +51,7 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     "answer-loss-only": ("sasrec", ["train.objective=answer", "train.distill_weight=0"]),
 }
 TABLES = {
-    "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "text-only"],
+    "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
     "levers": ["llara-sasrec", "no-teacher", "letters-readout", "answer-loss-only", "paper-faithful"],
@@ -74,7 +75,7 @@ PAPER_RQ3 = {"movielens": {"direct": .4211, "two-stage": .4316, "llara-sasrec": 
              "lastfm": {"direct": .4508, "two-stage": .4344, "llara-sasrec": .4508}}
 LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec": "LLaRA (GRU4Rec)",
           "paper-faithful": "LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher)",
-          "llara-caser": "LLaRA (Caser)", "text-only": "text only (TALLRec-like: same LM, text prompts)",
+          "llara-caser": "LLaRA (Caser)", "llara-morec": "LLaRA (MoRec: SASRec over MiniLM title features)", "text-only": "text only (TALLRec-like: same LM, text prompts)",
           "id-only": "ID index only (\"item 14\")", "behaviour-only": "behaviour token only",
           "direct": "direct (hybrid from step 0)", "two-stage": "two-stage (text, then hybrid)",
           "no-teacher": "without the SR teacher (distill_weight 0)",
@@ -174,7 +175,7 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
               f"| p vs {REFERENCE[name]} | paper Valid / HR@1 | experiment (wall) |", "|" + " --- |" * 9]
     rows = []
     if name == "rq1":
-        for cell in ("llara-sasrec", "llara-gru4rec", "llara-caser"):
+        for cell in ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec"):
             if cell not in done:
                 continue
             m, backbone = done[cell]["metrics"], CELLS[cell][0]

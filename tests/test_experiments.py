@@ -35,7 +35,8 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     text = [1] * 4 + [0] * 16
     results = {"movielens-llara-sasrec": fake("llara-sasrec", 0.5, llara, popularity),
                "movielens-text-only": fake("text-only", 0.2, text, popularity),
-               "movielens-direct": fake("direct", 0.1, text, popularity)}
+               "movielens-direct": fake("direct", 0.1, text, popularity),
+               "movielens-llara-morec": fake("llara-morec", 0.2, text, popularity)}
     rendered = experiments.render(results)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
     assert "| popularity | 1.0000 | 0.2000 [0.100, 0.300] |" in rq1
@@ -49,6 +50,8 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "Not run yet: id-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only behaviour-only`)." in rendered
     assert "## RQ1: LLaRA against its peers: movielens" in rendered and "lastfm" not in rendered  # no empty tables
     assert "GPT-4 (not run here: no network)" in rq1
+    assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
+    assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
