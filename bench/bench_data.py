@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from recsys import layout
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "out" / "data"
 MEASURE = (
@@ -64,13 +66,13 @@ def bench(name: str, workdir: Path, dataset: dict, memory_limit: str) -> dict:
     """prepare then materialize one dataset in `workdir`; -> a row of the table."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "params.yaml").write_text(yaml.safe_dump({"data": {"dataset": "bench"}, "datasets": {"bench": dataset}}))
-    base = workdir / "models" / "base"
+    base = layout.base_model("any", workdir).parent  # the folder of every base model, shared with the checkout
     if not base.exists():
         base.parent.mkdir(parents=True, exist_ok=True)
-        base.symlink_to(ROOT / "models" / "base", target_is_directory=True)
+        base.symlink_to(layout.base_model("any", ROOT).parent, target_is_directory=True)
     prepare = run_stage(workdir, "prepare", "--memory-limit", memory_limit)
     materialize = run_stage(workdir, "materialize")
-    stats = json.loads((workdir / "data/prepared/bench/stats.json").read_text())
+    stats = json.loads((layout.prepared("bench", workdir) / "stats.json").read_text())
     return {"name": name, "stats": stats, "prepare": prepare, "materialize": materialize}
 
 

@@ -39,14 +39,15 @@ def run_one(name: str, steps: int, batch_size: int) -> dict:
     import torch
 
     import recsys.llm.base_model as base_model
+    from recsys import layout
     from recsys.config import LoraParams, TrainParams
     from recsys.llm.finetune import FinetuneInputs, Trainer
 
     precision, attention, dropout, checkpointing = CONFIGS[name]
     base_model.attention_implementation = lambda device: attention  # the bench's one override of the device rule
-    inputs = FinetuneInputs(prompts=ROOT / "data/prompts/movielens/smollm2-135m", base=ROOT / "models/base/smollm2-135m",
-                            sr_model=ROOT / "models/sr/movielens/sasrec",
-                            items=ROOT / "data/prepared/movielens/items.parquet")
+    inputs = FinetuneInputs(prompts=layout.prompts("movielens", "smollm2-135m", ROOT),
+                            base=layout.base_model("smollm2-135m", ROOT), sr_model=layout.sr_model("movielens", "sasrec", ROOT),
+                            items=layout.prepared("movielens", ROOT) / "items.parquet")
     train = TrainParams(schedule="direct", max_steps=steps + 1, batch_size=batch_size, grad_accum=1,
                         precision=precision, gradient_checkpointing=checkpointing, eval_points=0)
     with tempfile.TemporaryDirectory() as checkpoints:

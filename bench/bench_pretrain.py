@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recsys import layout
+
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_HR1 = {
     "movielens": {"gru4rec": 0.3750, "caser": 0.3861, "sasrec": 0.3444},
@@ -85,11 +87,11 @@ def main() -> None:
                         help="override an sr param, e.g. --set lr=0.002")
     parser.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    prepared = args.prepared or [ROOT / "data/prepared/movielens"]
+    prepared = args.prepared or [layout.prepared("movielens", ROOT)]
     if args.worker:
         print(json.dumps(train_one(args.worker, prepared[0], args.overrides)))
         return
-    lastfm = ROOT / "data/prepared/lastfm"
+    lastfm = layout.prepared("lastfm", ROOT)
     if lastfm.is_dir() and lastfm.resolve() not in {p.resolve() for p in prepared}:
         prepared.append(lastfm)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys import layout
 from recsys.metrics import mcnemar_p
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,9 +116,10 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     subprocess.run(command, cwd=ROOT, check=True, env=env)
     seconds = time.perf_counter() - began
     ref = experiment_ref(name)
-    metrics = json.loads(git("show", f"{ref}:metrics/{dataset}/{backbone}/metrics.json"))
-    hits = git("show", f"{ref}:metrics/{dataset}/{backbone}/hits.csv")
-    zero_shot = json.loads(git("show", f"{ref}:metrics/{dataset}/zero-shot/metrics.json"))
+    llara, zero = layout.metrics(dataset, backbone).as_posix(), layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
+    metrics = json.loads(git("show", f"{ref}:{llara}/metrics.json"))
+    hits = git("show", f"{ref}:{llara}/hits.csv")
+    zero_shot = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
     return {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
             "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics, "hits": parse_hits(hits),
             "zero_shot": zero_shot}

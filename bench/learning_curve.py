@@ -19,6 +19,8 @@ from pathlib import Path
 
 import matplotlib
 
+from recsys import layout
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -28,7 +30,7 @@ SR = {"llara-gru4rec": "gru4rec", "llara-caser": "caser"}
 
 
 def curve(result: dict) -> list[dict]:
-    path = f"models/llara/{result['dataset']}/{SR.get(result['cell'], 'sasrec')}/val_curve.csv"
+    path = (layout.llara(result["dataset"], SR.get(result["cell"], "sasrec")) / "val_curve.csv").as_posix()
     text = subprocess.run(["git", "show", f"{result['rev']}:{path}"], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
