@@ -37,7 +37,8 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
                "movielens-text-only": fake("text-only", 0.2, text, popularity),
                "movielens-direct": fake("direct", 0.1, text, popularity),
                "movielens-llara-morec": fake("llara-morec", 0.2, text, popularity)}
-    rendered = experiments.render(results)
+    archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
+    rendered = experiments.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
     assert "| popularity | 1.0000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.3444 |" in rq1
@@ -48,7 +49,10 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     rq3 = rendered.split("## RQ3")[1]
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
     assert "Not run yet: id-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only behaviour-only`)." in rendered
-    assert "## RQ1: LLaRA against its peers: movielens" in rendered and "lastfm" not in rendered  # no empty tables
+    assert "## RQ1: LLaRA against its peers: movielens" in rendered and "peers: lastfm" not in rendered  # no empty tables
+    earlier = rendered.split("## The earlier regime")[1]
+    assert ("| lastfm | text only (TALLRec-like: same LM, text prompts) | 0.9000 | 0.2500 [0.200, 0.300] | - "
+            "| `lastfm-text-only` (24 min) |") in earlier
     assert "GPT-4 (not run here: no network)" in rq1
     assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
     assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
