@@ -36,7 +36,7 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     results = {"movielens-llara-sasrec": fake("llara-sasrec", 0.5, llara, popularity),
                "movielens-text-only": fake("text-only", 0.2, text, popularity),
                "movielens-direct": fake("direct", 0.1, text, popularity),
-               "movielens-llara-morec": fake("llara-morec", 0.2, text, popularity)}
+               "movielens-llara-morec": {**fake("llara-morec", 0.2, text, popularity), "wall_seconds": 4}}
     archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
     rendered = experiments.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
@@ -56,6 +56,7 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "GPT-4 (not run here: no network)" in rq1
     assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
     assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
+    assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
