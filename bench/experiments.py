@@ -142,6 +142,11 @@ def rate(metrics: dict, key: str) -> str:
     return f"{metrics[key]:.4f} [{metrics[key + '.ci_low']:.3f}, {metrics[key + '.ci_high']:.3f}]"
 
 
+def summed_score(metrics: dict) -> str:
+    """HR@1 of the summed log-likelihood ranking: `score_sum.*` where the run scored by the mean (the earlier default)."""
+    return rate(metrics, "score_sum.hr@1" if "score_sum.hr@1" in metrics else "score.hr@1")
+
+
 def paper_cell(values) -> str:
     if values is None:
         return "-"
@@ -170,7 +175,7 @@ def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
     m, hits, mode = result["metrics"], result["hits"], primary(result)
     versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][primary(reference)])
     valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
-    return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {rate(m, 'score.hr@1')} "
+    return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {summed_score(m)} "
             f"| {p_value(hits[mode], hits['popularity'])} | {versus} | {paper_cell(paper)} "
             f"| `{result['dataset']}-{result['cell']}` ({wall(result)}) |")
 
@@ -193,7 +198,7 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
                             f"| `{dataset}-{cell}` |")
                 if zero := done[cell].get("zero_shot"):
                     rows.append(f"| zero-shot base model (text prompts) | {zero['generate.valid_ratio']:.4f} "
-                                f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {rate(zero, 'score.hr@1')} "
+                                f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {summed_score(zero)} "
                                 f"| {_paired(zero, 'popularity')} | - | {paper_cell(PAPER_RQ1[dataset]['zero-shot'])} "
                                 f"| `{dataset}-{cell}` |")
                 rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - "
@@ -219,7 +224,7 @@ def archived_rows(archived: dict) -> list[str]:
     for key, result in sorted(archived.items()):
         m = result["metrics"]
         rows.append(f"| {result['dataset']} | {LABELS[result['cell']]} | {m['generate.valid_ratio']:.4f} "
-                    f"| {rate(m, 'generate.hr@1')} | {rate(m, 'score.hr@1')} | `{key}` ({result['wall_seconds'] / 60:.0f} min) |")
+                    f"| {rate(m, 'generate.hr@1')} | {summed_score(m)} | `{key}` ({result['wall_seconds'] / 60:.0f} min) |")
     return rows
 
 
@@ -233,7 +238,7 @@ def render(results: dict, archived: dict | None = None) -> str:
              "overrides are in the script's CELLS) that produced it, rerun with "
              "`python bench/experiments.py run --dataset <dataset> --cells <cell> --force`. Test split, 20 "
              "candidates; HR@1 rank reads the model's one-pass score of every candidate, HR@1 generate is the "
-             "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the mean "
+             "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the summed "
              "log-likelihood of their answers. Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
              "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
              "table's reference row.", ""]

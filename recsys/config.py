@@ -97,7 +97,6 @@ class SRParams:
     model: str = opt("sasrec", "backbone (morec: SASRec over a learned projection of frozen MiniLM title embeddings)",
                      ("sasrec", "gru4rec", "caser", "morec"))
     hidden_size: int = opt(64, "item embedding and hidden size d")
-    max_len: int = opt(10, "history length the model reads (as data.max_len)")
     dropout: float = opt(0.3, "dropout probability (0.3 beat 0.1 for GRU4Rec and Caser on ML-100K)")
     num_blocks: int = opt(1, "SASRec: self-attention blocks")
     num_heads: int = opt(1, "SASRec: attention heads")
@@ -316,8 +315,8 @@ class EvalParams:
     """The `eval` section: how the fine-tuned model is measured."""
 
     split: str = opt("test", "split to evaluate", ("val", "test"))
-    modes: list = opt(["rank", "generate", "score"], "rank: the K index letters' logits where the answer starts "
-                      "(one forward pass); generate: the paper's protocol; score: each candidate's answer likelihood")
+    modes: list = opt(["rank", "generate", "score"], "rank: the trained one-pass read-out (train.readout) of all K "
+                      "candidates; generate: the paper's protocol; score: each candidate's answer likelihood")
     variant: str = opt("auto", "prompts to evaluate; auto: the variant the model was trained on last "
                        "(text for a text-only schedule, else train.hard_variant)",
                        ("auto", "text", "hybrid", "behaviour", "id"))
@@ -325,8 +324,9 @@ class EvalParams:
     max_new_tokens: int = opt(32, "generation budget per answer (its first line is the answer)")
     precision: str = opt("auto", "as train.precision: bf16 autocast where the hardware runs it fast, else fp32",
                          ("auto", "fp32", "bf16"))
-    normalisation: str = opt("mean", "scoring: rank by mean (length-normalised) or summed log-likelihood",
-                             ("mean", "sum"))
+    normalisation: str = opt("sum", "scoring: rank by the answer's summed log-likelihood, or its mean per token "
+                             "(which put titles of 38 characters first where candidates average 16; BENCHMARKS.md)",
+                             ("sum", "mean"))
     max_examples: Optional[int] = opt(None, "evaluate only the first N examples (debugging)")
 
 

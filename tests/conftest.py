@@ -51,13 +51,12 @@ def pretrain_toy_sr(workspace: Path, out: Path, keep_items: int) -> Path:
     import torch
 
     from recsys.embeddings import save_item_embeddings
-    from recsys.sr.registry import build_model
+    from recsys.sr.registry import architecture, build_model
     from recsys.sr.trainer import save_model
 
     out.mkdir(parents=True)
     torch.manual_seed(0)
-    params = SRParams(hidden_size=8)
-    model = build_model(params, keep_items)
-    save_model(model, params, out)
+    model = build_model(architecture(SRParams(hidden_size=8), keep_items, max_len=10))
+    save_model(model, out)
     save_item_embeddings(model.item_embeddings(), out / "item_embeddings.safetensors")
     return out

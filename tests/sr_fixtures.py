@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,4 +67,5 @@ def cyclic_prepared(
     write_split(directory, "train", train)
     write_split(directory, "val", held_out["val"])
     write_split(directory, "test", held_out["test"])
+    (directory / "stats.json").write_text(json.dumps({"max_len": max_len}))  # the part of stats.json pretrain reads
     return directory

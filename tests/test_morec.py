@@ -15,13 +15,15 @@ from recsys.config import SRParams
 from recsys.embeddings import load_item_embeddings
 from recsys.errors import InputError
 from recsys.sr.data import load_examples
-from recsys.sr.registry import build_model
+from recsys.sr.registry import architecture, build_model
 from recsys.sr.text import TEXT_DIM, encode_titles, title_features
 from recsys.sr.trainer import load_model, pretrain
 from sr_fixtures import cyclic_prepared
 
-PARAMS = SRParams(model="morec", hidden_size=16, max_len=4, batch_size=8, epochs=3, patience=2)
+PARAMS = SRParams(model="morec", hidden_size=16, batch_size=8, epochs=3, patience=2)
 N_ITEMS = 12
+MAX_LEN = 4  # cyclic_prepared's history length
+ARCH = architecture(PARAMS, N_ITEMS, MAX_LEN)
 TITLES = [
     "Toy Story", "Toy Story 2", "GoldenEye", "Four Rooms", "Get Shorty", "Copycat", "Twelve Monkeys",
     "Babe", "Dead Man Walking", "Richard III", "Seven", "The Usual Suspects", "Mighty Aphrodite",
@@ -75,7 +77,7 @@ def test_title_features_follow_item_ids_not_row_order(tmp_path):
 def test_item_table_is_the_seeded_projection_of_the_text_one_row_per_item(features):
     def built(seed):
         torch.manual_seed(seed)
-        return build_model(PARAMS, N_ITEMS, features)
+        return build_model(ARCH, features)
 
     model = built(0)
     table = model.item_embeddings()
@@ -87,13 +89,13 @@ def test_item_table_is_the_seeded_projection_of_the_text_one_row_per_item(featur
     assert not torch.equal(built(1).item_embeddings(), table)
     assert "item_emb.features" not in dict(model.named_parameters())
     with pytest.raises(ValueError, match="morec needs the items' text features"):
-        build_model(PARAMS, N_ITEMS)
+        build_model(ARCH)
 
 
 def test_training_moves_the_projection_but_not_the_text(trained, features):
     model = load_model(trained)
     torch.manual_seed(PARAMS.seed)  # the state pretrain started from
-    start = build_model(PARAMS, N_ITEMS, features)
+    start = build_model(ARCH, features)
     assert torch.equal(model.item_emb.features, features)
     assert not torch.equal(model.item_emb.proj.weight, start.item_emb.proj.weight)
 
@@ -106,7 +108,7 @@ def test_saved_morec_round_trips_without_the_titles(trained, prepared):
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
     table = load_item_embeddings(trained / "item_embeddings.safetensors", prepared / "items.parquet")
     assert torch.equal(table, model.item_embeddings().detach())
-    test = load_examples(prepared / "test.parquet", N_ITEMS, PARAMS.max_len, with_candidates=True)
+    test = load_examples(prepared / "test.parquet", N_ITEMS, MAX_LEN, with_candidates=True)
     with torch.no_grad():
         scores = model.score_candidates(model(test.seq, test.lengths), test.candidates)
     stored = pq.read_table(trained / "scores_test.parquet").column("scores").to_pylist()

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from recsys.config import SRParams
+from recsys.sr.base import Architecture
 from recsys.sr.loss import next_item_loss, sample_negatives
-from recsys.sr.registry import MODELS, TEXT_MODELS, build_model
+from recsys.sr.registry import MODELS, TEXT_MODELS, architecture, build_model
 from recsys.sr.sasrec import SASRec
 from recsys.sr.text import TEXT_DIM
 
@@ -17,10 +18,10 @@ PAD = N_ITEMS
 
 def make(name: str, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    params = SRParams(model=name, hidden_size=D, max_len=MAX_LEN, num_heads=2, **overrides)
+    arch = architecture(SRParams(model=name, hidden_size=D, num_heads=2, **overrides), N_ITEMS, MAX_LEN)
     # stand-in text features (the real encoder is tested in test_morec.py), from their own generator
     text = torch.randn(N_ITEMS, TEXT_DIM, generator=torch.Generator().manual_seed(1))
-    model = build_model(params, N_ITEMS, text if name in TEXT_MODELS else None).eval()
+    model = build_model(arch, text if name in TEXT_MODELS else None).eval()
     with torch.no_grad():  # a non-zero empty-history vector, so the tests can tell it apart
         model.empty_rep.copy_(torch.arange(D, dtype=torch.float32))
     return model
@@ -96,8 +97,12 @@ def fixed_table(model, rows: list[list[float]]) -> None:
         model.item_emb.weight.copy_(torch.tensor(rows))
 
 
+def tiny_sasrec(n_items: int) -> Architecture:
+    return Architecture(model="sasrec", n_items=n_items, max_len=2, hidden_size=2, dropout=0.0, num_blocks=1, num_heads=1)
+
+
 def test_cross_entropy_loss_by_hand():
-    model = SASRec(3, SRParams(hidden_size=2, max_len=2))
+    model = SASRec(tiny_sasrec(n_items=3))
     fixed_table(model, [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, 0.0]])  # scores 1, 0, -1
     rep = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     loss = next_item_loss(model, rep, torch.tensor([0, 2]), "ce", 1, torch.Generator())
@@ -107,7 +112,7 @@ def test_cross_entropy_loss_by_hand():
 
 def test_bce_loss_by_hand():
     # with two items the only negative for target 0 is item 1, so the sample is known
-    model = SASRec(2, SRParams(hidden_size=2, max_len=2))
+    model = SASRec(tiny_sasrec(n_items=2))
     fixed_table(model, [[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
     rep = torch.tensor([[1.0, 0.5]])  # score(target 0) = 1, score(item 1) = 1
     loss = next_item_loss(model, rep, torch.tensor([0]), "bce", 3, torch.Generator())

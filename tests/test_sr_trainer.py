@@ -19,7 +19,8 @@ from recsys.embeddings import load_item_embeddings
 from recsys.sr.trainer import load_model, pretrain
 from sr_fixtures import cyclic_prepared, write_items, write_split
 
-PARAMS = SRParams(hidden_size=16, max_len=4, batch_size=8, epochs=4, patience=2)
+PARAMS = SRParams(hidden_size=16, batch_size=8, epochs=4, patience=2)
+MAX_LEN = 4  # cyclic_prepared's history length, which pretrain reads from its stats.json
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +120,34 @@ def test_curve_and_early_stopping(trained):
 def test_model_and_embeddings_round_trip(trained, prepared):
     out, _ = trained
     model = load_model(out)
-    assert json.loads((out / "model_args.json").read_text())["n_items"] == 12
+    # the architecture alone, max_len from the prepared data's stats.json; no training settings
+    assert json.loads((out / "model_args.json").read_text()) == {
+        "model": "sasrec", "n_items": 12, "max_len": MAX_LEN, "hidden_size": 16, "dropout": PARAMS.dropout,
+        "num_blocks": 1, "num_heads": 1}
+    assert model.max_len == MAX_LEN
     table = load_item_embeddings(out / "item_embeddings.safetensors", prepared / "items.parquet")
     assert table.dtype == torch.float32 and table.shape == (12, PARAMS.hidden_size)
     assert torch.equal(table, model.item_emb.weight[:12])
-    test = load_examples(prepared / "test.parquet", 12, PARAMS.max_len, with_candidates=True)
+    test = load_examples(prepared / "test.parquet", 12, MAX_LEN, with_candidates=True)
     with torch.no_grad():
         scores = model.score_candidates(model(test.seq, test.lengths), test.candidates)
     stored = pq.read_table(out / "scores_test.parquet").column("scores").to_pylist()
     assert torch.allclose(scores, torch.tensor(stored), atol=1e-6)
+
+
+@pytest.mark.parametrize("stats, expected", [(None, "unreadable"), ({"items": 12}, "max_len: expected a positive integer, got None"),
+                                             ({"max_len": 0}, "max_len: expected a positive integer, got 0")])
+def test_history_length_comes_from_stats_json_or_is_an_input_error(prepared, tmp_path, stats, expected):
+    copy = tmp_path / "prepared"
+    copy.mkdir()
+    for name in ("items", "train", "val", "test"):
+        (copy / f"{name}.parquet").write_bytes((prepared / f"{name}.parquet").read_bytes())
+    if stats is not None:
+        (copy / "stats.json").write_text(json.dumps(stats))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InputError, match=expected) as error:
+        pretrain(PARAMS, copy, tmp_path / "out", progress=False)
+    assert str(copy / "stats.json") in str(error.value)
 
 
 def test_embedding_table_that_disagrees_with_items_parquet_is_an_input_error(trained, tmp_path):
@@ -139,7 +159,7 @@ def test_embedding_table_that_disagrees_with_items_parquet_is_an_input_error(tra
 
 @pytest.mark.parametrize("model,loss", [("sasrec", "ce"), ("gru4rec", "bce"), ("caser", "ce")])
 def test_same_seed_same_weights(prepared, tmp_path, model, loss):
-    params = SRParams(model=model, loss=loss, hidden_size=8, max_len=4, batch_size=8, epochs=2,
+    params = SRParams(model=model, loss=loss, hidden_size=8, batch_size=8, epochs=2,
                       patience=2, num_negatives=2)
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()

@@ -43,7 +43,7 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
     """(what the score is, [(item id, title, score)] best first) for one history of titles.
 
     A model with a one-pass read-out ranks by it (one forward pass); one trained on the paper's prompts
-    with the answer loss alone, by the mean log-likelihood of each candidate's answer.
+    with the answer loss alone, by the summed log-likelihood of each candidate's answer (eval.normalisation's default).
     """
     if not candidates and k < 1:
         raise InputError("--k", f"expected at least one candidate to rank, got {k}")
@@ -78,7 +78,7 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
                                                       prompt_only=True, multiple=1).items()}
         answers = answer_token_ids(tokenizer, [render_answer(names[c], None) for c in candidate_ids])
         scores = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], splice, answers,
-                                  tokenizer.pad_token_id)[1].numpy()
-        what = "mean log-likelihood"
+                                  tokenizer.pad_token_id)[0].numpy()
+        what = "summed log-likelihood"
     order = np.argsort(-scores, kind="stable")
     return what, [(candidate_ids[i], titles[candidate_ids[i]], float(scores[i])) for i in order]

@@ -14,28 +14,46 @@ scores items (by what tends to come first) instead of tying every item.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything that rebuilds a model, and nothing about how it was trained (the `sr` params' learning
+    rate, epochs, loss...); saved beside the weights as model_args.json, as nanoGPT keeps its model config
+    apart from the training settings. max_len is the prepared data's (data.max_len, in stats.json)."""
+
+    model: str
+    n_items: int
+    max_len: int
+    hidden_size: int
+    dropout: float
+    num_blocks: int
+    num_heads: int
 
 
 class SequentialRecommender(nn.Module):
     """Maps a history to a vector; items are scored by the dot product with their embedding."""
 
-    def __init__(self, n_items: int, hidden_size: int, max_len: int, item_emb: nn.Module | None = None):
+    def __init__(self, arch: Architecture, item_emb: nn.Module | None = None):
         """item_emb: a table that, like nn.Embedding, maps ids to [..., d] and has `weight`
         [n_items + 1, d] with a zero padding row (MoRec's comes from text); default: learned."""
         super().__init__()
-        self.n_items = n_items
-        self.pad_id = n_items
-        self.max_len = max_len
+        self.arch = arch
+        self.n_items = arch.n_items
+        self.pad_id = arch.n_items
+        self.max_len = arch.max_len
         if item_emb is None:
-            item_emb = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+            item_emb = nn.Embedding(arch.n_items + 1, arch.hidden_size, padding_idx=arch.n_items)
             # small init: dot products of N(0, 1) vectors of size d start with a spread of sqrt(d)
-            nn.init.normal_(item_emb.weight, std=hidden_size**-0.5)
+            nn.init.normal_(item_emb.weight, std=arch.hidden_size**-0.5)
             with torch.no_grad():
                 item_emb.weight[self.pad_id].zero_()
         self.item_emb = item_emb
-        self.empty_rep = nn.Parameter(torch.zeros(hidden_size))
+        self.empty_rep = nn.Parameter(torch.zeros(arch.hidden_size))
 
     def encode(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """emb [B, max_len, d] (zero at padding), mask [B, max_len] (True = real) -> [B, d]."""

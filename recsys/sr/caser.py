@@ -11,22 +11,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsys.config import SRParams
-from recsys.sr.base import SequentialRecommender
+from recsys.sr.base import Architecture, SequentialRecommender
 
 HORIZONTAL_FILTERS = 16  # per height, as in the Caser paper
 VERTICAL_FILTERS = 4
 
 
 class Caser(SequentialRecommender):
-    def __init__(self, n_items: int, params: SRParams):
-        super().__init__(n_items, params.hidden_size, params.max_len)
-        d, length = params.hidden_size, params.max_len
+    def __init__(self, arch: Architecture):
+        super().__init__(arch)
+        d, length = arch.hidden_size, arch.max_len
         self.horizontal = nn.ModuleList(
             nn.Conv2d(1, HORIZONTAL_FILTERS, (height, d)) for height in range(1, length + 1)
         )
         self.vertical = nn.Conv2d(1, VERTICAL_FILTERS, (length, 1))
-        self.dropout = nn.Dropout(params.dropout)
+        self.dropout = nn.Dropout(arch.dropout)
         self.fc = nn.Linear(HORIZONTAL_FILTERS * length + VERTICAL_FILTERS * d, d)
 
     def encode(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

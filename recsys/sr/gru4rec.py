@@ -10,15 +10,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from recsys.config import SRParams
-from recsys.sr.base import SequentialRecommender
+from recsys.sr.base import Architecture, SequentialRecommender
 
 
 class GRU4Rec(SequentialRecommender):
-    def __init__(self, n_items: int, params: SRParams):
-        super().__init__(n_items, params.hidden_size, params.max_len)
-        self.input_dropout = nn.Dropout(params.dropout)
-        self.gru = nn.GRU(params.hidden_size, params.hidden_size, batch_first=True)
+    def __init__(self, arch: Architecture):
+        super().__init__(arch)
+        self.input_dropout = nn.Dropout(arch.dropout)
+        self.gru = nn.GRU(arch.hidden_size, arch.hidden_size, batch_first=True)
 
     def encode(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(dim=1)  # [B]

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsys.config import SRParams
+from recsys.sr.base import Architecture
 from recsys.sr.sasrec import SASRec
 
 FEATURES_KEY = "item_emb.features"  # the buffer's name in the state dict
@@ -41,8 +41,8 @@ class ProjectedText(nn.Module):
 
 
 class MoRec(SASRec):
-    def __init__(self, n_items: int, params: SRParams, text_features: torch.Tensor):
+    def __init__(self, arch: Architecture, text_features: torch.Tensor):
         """text_features [n_items, text_dim]: row i describes item id i (see recsys.sr.text)."""
-        if text_features.ndim != 2 or text_features.shape[0] != n_items:
-            raise ValueError(f"text features {tuple(text_features.shape)} need one row per item ({n_items})")
-        super().__init__(n_items, params, ProjectedText(text_features, params.hidden_size))
+        if text_features.ndim != 2 or text_features.shape[0] != arch.n_items:
+            raise ValueError(f"text features {tuple(text_features.shape)} need one row per item ({arch.n_items})")
+        super().__init__(arch, ProjectedText(text_features, arch.hidden_size))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from recsys.config import SRParams
-from recsys.sr.base import SequentialRecommender
+from recsys.sr.base import Architecture, SequentialRecommender
 from recsys.sr.caser import Caser
 from recsys.sr.gru4rec import GRU4Rec
 from recsys.sr.morec import MoRec
@@ -20,13 +20,17 @@ MODELS: dict[str, type[SequentialRecommender]] = {
 TEXT_MODELS = frozenset({"morec"})  # built from the items' text features, not a learned id table
 
 
-def build_model(
-    params: SRParams, n_items: int, text_features: torch.Tensor | None = None
-) -> SequentialRecommender:
-    """A freshly initialised `params.model` over `n_items` items (seed torch first to repeat it).
+def architecture(params: SRParams, n_items: int, max_len: int) -> Architecture:
+    """The `sr` params' architecture fields, for a catalogue of n_items and histories of max_len."""
+    return Architecture(model=params.model, n_items=n_items, max_len=max_len, hidden_size=params.hidden_size,
+                        dropout=params.dropout, num_blocks=params.num_blocks, num_heads=params.num_heads)
+
+
+def build_model(arch: Architecture, text_features: torch.Tensor | None = None) -> SequentialRecommender:
+    """A freshly initialised `arch.model` (seed torch first to repeat it).
     text_features [n_items, text_dim] (recsys.sr.text.title_features) are for TEXT_MODELS only."""
-    if params.model not in TEXT_MODELS:
-        return MODELS[params.model](n_items, params)
+    if arch.model not in TEXT_MODELS:
+        return MODELS[arch.model](arch)
     if text_features is None:
-        raise ValueError(f"{params.model} needs the items' text features")
-    return MODELS[params.model](n_items, params, text_features)
+        raise ValueError(f"{arch.model} needs the items' text features")
+    return MODELS[arch.model](arch, text_features)

@@ -12,8 +12,7 @@ import math
 import torch
 from torch import nn
 
-from recsys.config import SRParams
-from recsys.sr.base import SequentialRecommender
+from recsys.sr.base import Architecture, SequentialRecommender
 
 
 class AttentionBlock(nn.Module):
@@ -40,16 +39,15 @@ class AttentionBlock(nn.Module):
 
 
 class SASRec(SequentialRecommender):
-    def __init__(self, n_items: int, params: SRParams, item_emb: nn.Module | None = None):
-        super().__init__(n_items, params.hidden_size, params.max_len, item_emb)
-        self.num_heads = params.num_heads
-        self.pos_emb = nn.Embedding(params.max_len, params.hidden_size)
-        self.input_dropout = nn.Dropout(params.dropout)
+    def __init__(self, arch: Architecture, item_emb: nn.Module | None = None):
+        super().__init__(arch, item_emb)
+        self.num_heads = arch.num_heads
+        self.pos_emb = nn.Embedding(arch.max_len, arch.hidden_size)
+        self.input_dropout = nn.Dropout(arch.dropout)
         self.blocks = nn.ModuleList(
-            AttentionBlock(params.hidden_size, params.num_heads, params.dropout)
-            for _ in range(params.num_blocks)
+            AttentionBlock(arch.hidden_size, arch.num_heads, arch.dropout) for _ in range(arch.num_blocks)
         )
-        self.final_norm = nn.LayerNorm(params.hidden_size)
+        self.final_norm = nn.LayerNorm(arch.hidden_size)
 
     def contextualize(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """emb [B, L, d], mask [B, L] -> the output at every position [B, L, d]."""

@@ -11,6 +11,8 @@ rerun with the same results must write the same bytes.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,21 +23,20 @@ import pyarrow.parquet as pq
 import torch
 from safetensors.torch import load_file, save_file
 
-from recsys.config import SRParams, build
+from recsys.config import SRParams
 from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
 from recsys.io import read_json, write_json
 from recsys.metrics import hit_at_k, mean_report, ndcg_at_k, ranking_report, rate_report, target_rank
 from recsys.progress import Steps
-from recsys.sr.base import SequentialRecommender
+from recsys.sr.base import Architecture, SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, count_items, load_examples
 from recsys.sr.loss import next_item_loss
 from recsys.sr.popularity import item_counts, popularity_scores
 from recsys.sr.morec import FEATURES_KEY
-from recsys.sr.registry import TEXT_MODELS, build_model
+from recsys.sr.registry import TEXT_MODELS, architecture, build_model
 from recsys.sr.text import title_features
 
-ARCHITECTURE_FIELDS = ("model", "hidden_size", "max_len", "dropout", "num_blocks", "num_heads")
 EVAL_BATCH = 1024
 
 
@@ -53,19 +54,19 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
     prepared, out = Path(prepared), Path(out)
     if not out.is_dir():
         raise InputError(str(out), "output directory does not exist")
-    n_items = count_items(prepared / "items.parquet")
-    train = load_examples(prepared / "train.parquet", n_items, params.max_len, with_candidates=False)
-    val = load_examples(prepared / "val.parquet", n_items, params.max_len, with_candidates=True)
-    test = load_examples(prepared / "test.parquet", n_items, params.max_len, with_candidates=True)
+    arch = architecture(params, count_items(prepared / "items.parquet"), history_length(prepared))
+    train = load_examples(prepared / "train.parquet", arch.n_items, arch.max_len, with_candidates=False)
+    val = load_examples(prepared / "val.parquet", arch.n_items, arch.max_len, with_candidates=True)
+    test = load_examples(prepared / "test.parquet", arch.n_items, arch.max_len, with_candidates=True)
 
     text = title_features(prepared / "items.parquet") if params.model in TEXT_MODELS else None
     torch.manual_seed(params.seed)
-    model = build_model(params, n_items, text)
+    model = build_model(arch, text)
     fit = fit_model(model, train, val, params, progress)
     model.load_state_dict(fit.best_state)
 
     metrics: dict = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.curve)}
-    counts = item_counts(train.targets, n_items)
+    counts = item_counts(train.targets, arch.n_items)
     for split, examples in (("val", val), ("test", test)):
         scores, full_ranks = score_examples(model, examples)
         ranks = target_rank(scores, examples.target_col.numpy())
@@ -77,12 +78,24 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
         metrics.update(ranking_report(popular_ranks, f"popularity.{split}"))
         write_scores(out / f"scores_{split}.parquet", examples, scores, ranks, popular_ranks)
 
-    save_model(model, params, out)
+    save_model(model, out)
     save_item_embeddings(model.item_embeddings(), out / "item_embeddings.safetensors")
     write_curve(out / "curve.csv", fit.curve)
     write_json(out / "metrics.json", metrics)
     write_json(out / "timing.json", {"train_seconds": round(fit.seconds, 2)})
     return metrics
+
+
+def history_length(prepared: Path) -> int:
+    """The prepared data's data.max_len, from its stats.json: the SR model reads histories that long."""
+    path = prepared / "stats.json"
+    try:
+        value = json.loads(path.read_text()).get("max_len")
+    except (OSError, ValueError) as error:
+        raise InputError(str(path), f"unreadable ({error}; run the prepare stage)") from None
+    if not isinstance(value, int) or value < 1:
+        raise InputError(str(path), f"max_len: expected a positive integer, got {value!r}")
+    return value
 
 
 def fit_model(
@@ -181,12 +194,11 @@ def write_curve(path: Path, curve: list[tuple[int, float, float]]) -> None:
         writer.writerows((epoch, f"{loss:.6f}", f"{hr:.6f}") for epoch, loss, hr in curve)
 
 
-def save_model(model: SequentialRecommender, params: SRParams, out: Path) -> None:
-    """model.safetensors (state dict) and model_args.json (all `load_model` needs to rebuild)."""
+def save_model(model: SequentialRecommender, out: Path) -> None:
+    """model.safetensors (state dict) and model_args.json (its Architecture: all `load_model` needs)."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
-    args = {name: getattr(params, name) for name in ARCHITECTURE_FIELDS}
-    write_json(out / "model_args.json", {**args, "n_items": model.n_items})
+    write_json(out / "model_args.json", dataclasses.asdict(model.arch))
 
 
 def load_model(directory: Path) -> SequentialRecommender:
@@ -196,12 +208,11 @@ def load_model(directory: Path) -> SequentialRecommender:
         if not (directory / name).is_file():
             raise InputError(str(directory / name), "file not found (run the pretrain stage)")
     args = read_json(directory / "model_args.json")
-    missing = [name for name in (*ARCHITECTURE_FIELDS, "n_items") if name not in args]
+    missing = [field.name for field in dataclasses.fields(Architecture) if field.name not in args]
     if missing:
         raise InputError(str(directory / "model_args.json"), f"missing key {missing[0]!r}")
-    architecture = {name: args[name] for name in ARCHITECTURE_FIELDS}
-    params = build(SRParams, architecture, str(directory / "model_args.json"))
+    arch = Architecture(**{field.name: args[field.name] for field in dataclasses.fields(Architecture)})
     state = load_file(str(directory / "model.safetensors"))
-    model = build_model(params, int(args["n_items"]), state.get(FEATURES_KEY))  # MoRec's text is saved inside
+    model = build_model(arch, state.get(FEATURES_KEY))  # MoRec's text is saved inside
     model.load_state_dict(state)
     return model.eval()
