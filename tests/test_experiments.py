@@ -38,10 +38,13 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     results = {"movielens-llara-sasrec": fake("llara-sasrec", 0.5, llara, popularity),
                "movielens-text-only": fake("text-only", 0.2, text, popularity),
                "movielens-direct": fake("direct", 0.1, text, popularity),
-               "movielens-llara-morec": {**fake("llara-morec", 0.2, text, popularity), "wall_seconds": 4}}
+               "movielens-llara-morec": {**fake("llara-morec", 0.2, text, popularity), "wall_seconds": 4},
+               "movielens-llara-llara-sasrec": {**fake("llara-sasrec", 0.5, llara, popularity), "dataset": "movielens-llara"}}
     archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
     rendered = experiments.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
+    authors_split = rendered.split("## RQ1: LLaRA against its peers: movielens-llara")[1].split("##")[0]
+    assert "| 0.9684 / 0.4421 | `movielens-llara-llara-sasrec` (30 min) |" in authors_split  # the paper's MovieLens figures
     assert "| popularity | 1.0000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.3444 |" in rq1
     # McNemar by hand: vs popularity 8 users only LLaRA, 2 only popularity -> 2 * (1 + 10 + 45) / 2**10;
