@@ -5,7 +5,8 @@
     python bench/experiments.py tables                                  # rewrite EXPERIMENTS.md
 
 `run` calls `dvc exp run --temp -n <dataset>-<cell> -S data.dataset=<dataset> -S ...` for each
-cell in turn (a temporary copy of the workspace, so editing the checkout meanwhile is safe), then
+cell in turn (in a temporary copy of the workspace, uncommitted changes included: an edit made while
+a cell is being copied becomes part of it, one made after does not), then
 records the experiment's metrics.json and wall time in bench/results/experiments.json. Cells
 already recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
 intervals and the paper's figures beside them; every row names its experiment.
