@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from recsys import layout
 from recsys.metrics import mcnemar_p
@@ -233,6 +234,15 @@ def archived_rows(archived: dict) -> list[str]:
     return rows
 
 
+def budget(params_file: Path = ROOT / "params.yaml") -> str:
+    """The default params' training budget, as every row but its overrides ran it."""
+    params = yaml.safe_load(params_file.read_text())
+    prompts, train = params["prompts"]["train_examples"], params["train"]
+    per_step = train["batch_size"] * train["grad_accum"]
+    return (f"the default params ({params['llm']['name']}, {prompts:,} training prompts, {-(-prompts // per_step)} "
+            f"optimiser steps of {per_step})")
+
+
 def render(results: dict, archived: dict | None = None) -> str:
     titles = {"rq1": "RQ1: LLaRA against its peers", "rq2": "RQ2: item representation (SASRec tokens, curriculum)",
               "rq3": "RQ3: training schedule (hybrid prompts, SASRec tokens)",
@@ -248,8 +258,8 @@ def render(results: dict, archived: dict | None = None) -> str:
              "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
              "table's reference row.", ""]
     machines = sorted({r["machine"] for r in results.values()})
-    lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: the default params (SmolLM2-135M, "
-              "3,072 training prompts, 192 optimiser steps of 16), not the paper's Llama-2-7B for 5 epochs.", ""]
+    lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.",
+              ""]
     for dataset in DATASETS:
         for name, title in titles.items():
             body = table(name, dataset, results)

@@ -246,7 +246,7 @@ class PromptParams:
     """The `prompts` section: which examples become prompts and how they are sharded."""
 
     train_examples: Optional[int] = opt(
-        3072, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
+        2560, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
     )
     index_letters: bool = opt(
         True, "introduce candidate k by the k-th capital letter and start the answer with it, so one forward "
@@ -301,8 +301,8 @@ class TrainParams:
         "starts (LlamaRec)", ("slot", "letters"))
     distill_weight: float = opt(1.0, "weight of KL(SR teacher || model) over each prompt's K candidates; 0 = no teacher")
     distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term")
-    eval_points: int = opt(6, "validation HR@1 (index-letter ranking) this many times during the run, for the learning "
-                           "curve val_curve.csv; 0 = never")
+    eval_points: int = opt(4, "validation HR@1 by the one-pass read-out this many times during the run, for the "
+                           "learning curve val_curve.csv (header only when nothing is read out); 0 = never")
     precision: str = opt("auto", "auto: bf16 autocast on a GPU that supports it or a CPU with AMX, else fp32",
                          ("auto", "fp32", "bf16"))
     gradient_checkpointing: bool = opt(False, "recompute activations in backward to save memory")

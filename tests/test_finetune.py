@@ -59,6 +59,26 @@ def test_paper_prompt_has_no_index_letters(workspace, tmp_path):
     assert f"candidates are Item {first + 1}[EMB], Item {second + 1}[EMB], " in row["text"]
 
 
+def test_a_prompt_longer_than_the_context_is_an_error_naming_it(workspace, tmp_path):
+    import json
+    import shutil
+
+    import pytest
+
+    from recsys.config import PromptParams
+    from recsys.errors import InputError
+    from recsys.prompts.materialize import materialize
+
+    base = shutil.copytree(workspace / "base", tmp_path / "base")
+    longest = json.loads((workspace / "prompts" / "manifest.json").read_text())["splits"]["train"]["variants"]
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "max_position_embeddings": longest["text"]["max_tokens"] - 1}))
+    with pytest.raises(InputError, match=r"^train/text example \d+ \(prepared user index \d+\): \d+ tokens, longer "
+                                         r"than the base model's context of \d+ \(lower data.max_title_chars"):
+        materialize(workspace / "prepared", base, "movie", PromptParams(train_examples=12, shard_rows=5),
+                    tmp_path / "prompts", progress=False)
+
+
 def test_shard_round_trip(tmp_path, workspace):
     table = read_all(workspace / "prompts" / "val" / "hybrid")
     write_shard(tmp_path, 0, table)
@@ -230,6 +250,23 @@ def test_two_processes_write_byte_identical_models(workspace, tmp_path):
     assert {"adapter/adapter_config.json", "train_log.csv", "val_curve.csv", "finetune.json"} <= {str(f) for f in files}
     for file in files:
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_a_run_without_read_out_writes_a_header_only_curve(workspace, tmp_path):
+    """The paper's recipe (answer loss, no index letters) has nothing to rank by; its declared output still exists."""
+    from dataclasses import replace
+
+    from recsys.config import PromptParams
+    from recsys.prompts.materialize import materialize
+
+    materialize(workspace / "prepared", workspace / "base", "movie", PromptParams(train_examples=4, index_letters=False),
+                tmp_path / "prompts", progress=False)
+    inputs = replace(finetune_inputs(workspace), prompts=tmp_path / "prompts")
+    train = TrainParams(max_steps=1, batch_size=2, grad_accum=1, objective="answer", distill_weight=0.0,
+                        eval_points=3, precision="fp32")
+    summary = finetune(inputs, LoraParams(r=2, alpha=4), train, tmp_path / "out", tmp_path / "ckpt", progress=False)
+    assert summary["val_hr@1"] is None
+    assert (tmp_path / "out" / "val_curve.csv").read_text() == "step,prompts,val_hr@1,val_ndcg@5\n"
 
 
 def test_manifest_statistics_are_per_split_and_variant(workspace):

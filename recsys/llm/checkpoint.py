@@ -65,6 +65,9 @@ def load_checkpoint(root: Path, fingerprint: str, model: nn.Module, optimizer, s
     return state["step"]
 
 
+CURVE_FIELDS = ("step", "prompts", "val_hr@1", "val_ndcg@5")  # val_curve.csv's columns, points or none
+
+
 class StepLog:
     """The run's step rows and validation curve: JSON lines under `root`, appended as the run goes."""
 
@@ -85,14 +88,15 @@ class StepLog:
                 handle.write(json.dumps(row) + "\n")
 
     def write_curve(self, csv_path: Path | None = None) -> None:
-        """Append the newest validation point; with `csv_path`, write the whole curve as CSV there."""
+        """Append the newest validation point; with `csv_path`, write the whole curve as CSV there (its header
+        alone when the run had no read-out to validate, so the stage's declared output always exists)."""
         if not self.enabled:
             return
         if csv_path is None:
             with self.curve_path.open("a") as handle:
                 handle.write(json.dumps(self.curve[-1]) + "\n")
         else:
-            _write_csv(csv_path, self.curve, list(self.curve[0]) if self.curve else [])
+            _write_csv(csv_path, self.curve, list(CURVE_FIELDS))
 
     def write_csv(self, path: Path, exclude: tuple[str, ...] = ("seconds",)) -> None:
         """The step log as CSV, without wall-clock columns, so the same run gives the same bytes."""

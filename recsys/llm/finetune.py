@@ -220,7 +220,7 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
             shown = f"loss {row['loss']:.3f} p {row['p_hard']:.2f} {row['tokens'] / row['seconds']:.0f} tok/s"
             bar.advance(status=shown + (f" val HR@1 {curve[-1]['val_hr@1']:.3f}" if curve else ""))
     trainer.save(out)
-    if ranks.main and validate_at:
+    if ranks.main:
         trainer.log.write_curve(out / "val_curve.csv")
     barrier(ranks)
     return {"steps": trainer.steps, "resumed_at": trainer.start, "final_loss": trainer.log.last("loss"),

@@ -28,6 +28,16 @@ def letter_token_ids(tokenizer: PreTrainedTokenizerBase, k: int) -> list[int]:
     return ids
 
 
+def check_context(shard: pa.Table, context: int, where: str) -> None:
+    """Every example (prompt and answer) fits the base model's context window, or one line names the longest."""
+    lengths = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N]
+    longest = int(np.argmax(lengths)) if len(lengths) else 0
+    if len(lengths) and lengths[longest] > context:
+        raise InputError(f"{where} example {shard.column('example_id')[longest]} (prepared user index "
+                         f"{shard.column('user_id')[longest]})", f"{lengths[longest]} tokens, longer than the base "
+                         f"model's context of {context} (lower data.max_title_chars or data.max_len)")
+
+
 def encode_examples(
     rows: pa.Table,
     titles: list[str],

@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import Progress
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
 from recsys.config import PromptParams
 from recsys.data.candidates import build_candidates, example_item_pairs
 from recsys.io import write_json
-from recsys.prompts.encode import encode_examples, letter_token_ids, single_token_id
+from recsys.prompts.encode import check_context, encode_examples, letter_token_ids, single_token_id
 from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS, templates
 
@@ -79,6 +79,7 @@ def materialize(
     The manifest's statistics are per split and variant (a behaviour prompt is shorter than a hybrid one).
     """
     tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    context = AutoConfig.from_pretrained(base, trust_remote_code=False).max_position_embeddings
     titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
     val = pq.read_table(prepared / "val.parquet")
     k = len(val.column("candidates")[0])
@@ -103,6 +104,7 @@ def materialize(
                 chunk = table.slice(start, params.shard_rows)
                 for variant in VARIANTS:
                     shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters)
+                    check_context(shard, context, f"{split}/{variant}")
                     write_shard(out / split / variant, index, shard)
                     sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())
                     lengths[variant].extend(sizes)
