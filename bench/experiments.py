@@ -7,7 +7,9 @@
 `run` calls `dvc exp run --temp -n <dataset>-<cell> -S data.dataset=<dataset> -S ...` for each
 cell in turn (in a temporary copy of the workspace, uncommitted changes included: an edit made while
 a cell is being copied becomes part of it, one made after does not), then
-records the experiment's metrics.json and wall time in bench/results/experiments.json. Cells
+records the experiment's metrics.json and wall time in bench/results/experiments.json. The
+`baselines` cell stops at the zero-shot stage (`dvc exp run ... zero-shot`: no fine-tuning), with
+MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU. Cells
 already recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
 intervals and the paper's figures beside them; every row names its experiment.
 """
@@ -53,9 +55,13 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     "no-teacher": ("sasrec", ["train.distill_weight=0"]),
     "letters-readout": ("sasrec", ["train.readout=letters"]),
     "answer-loss-only": ("sasrec", ["train.objective=answer", "train.distill_weight=0"]),
+    # RQ1's baseline rows without fine-tuning: the base model zero-shot, MoRec and popularity
+    "baselines": ("morec", ["sr.model=morec"]),
 }
+TARGETS = {"baselines": "zero-shot"}  # cell -> the DVC stage it stops at (the others run the whole chain)
+LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
-    "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only"],
+    "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
     "levers": ["llara-sasrec", "no-teacher", "letters-readout", "answer-loss-only", "paper-faithful"],
@@ -105,15 +111,17 @@ def experiment_ref(name: str) -> str:
     return refs[-1]
 
 
+def run_command(dataset: str, cell: str, force: bool) -> list[str]:
+    """`dvc exp run --temp -n <dataset>-<cell> -S ...`, with the stage it stops at for a cell that stops early."""
+    command = ["dvc", "exp", "run", "--temp", "-n", f"{dataset}-{cell}", "-S", f"data.dataset={dataset}"]
+    for override in CELLS[cell][1]:
+        command += ["-S", override]
+    return command + (["--force"] if force else []) + ([TARGETS[cell]] if cell in TARGETS else [])
+
+
 def run_cell(dataset: str, cell: str, force: bool) -> dict:
     """One `dvc exp run --temp`, then its metrics read back from the experiment's commit."""
-    backbone, overrides = CELLS[cell]
-    name = f"{dataset}-{cell}"
-    command = ["dvc", "exp", "run", "--temp", "-n", name, "-S", f"data.dataset={dataset}"]
-    for override in overrides:
-        command += ["-S", override]
-    if force:
-        command.append("--force")
+    backbone, name, command = CELLS[cell][0], f"{dataset}-{cell}", run_command(dataset, cell, force)
     print("$ " + " ".join(command), flush=True)
     # the temporary copy runs elsewhere: relative data paths (../shared/...) are taken from this checkout
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -122,7 +130,8 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     subprocess.run(command, cwd=ROOT, check=True, env=env)
     seconds = time.perf_counter() - began
     ref = experiment_ref(name)
-    llara, zero = layout.metrics(dataset, backbone).as_posix(), layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
+    zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
+    llara = zero if cell in TARGETS else layout.metrics(dataset, backbone).as_posix()
     metrics = json.loads(git("show", f"{ref}:{llara}/metrics.json"))
     hits = git("show", f"{ref}:{llara}/hits.csv")
     zero_shot = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
@@ -193,29 +202,37 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
     paper_data = PAPER_DATA.get(dataset, dataset)
     header = [f"| method | ValidRatio | HR@1 rank [95% CI] | HR@1 generate | HR@1 score | p vs popularity "
               f"| p vs {REFERENCE[name]} | paper Valid / HR@1 | experiment (wall) |", "|" + " --- |" * 9]
-    rows = []
-    if name == "rq1":
-        for cell in ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec"):
-            if cell not in done:
-                continue
-            m, backbone = done[cell]["metrics"], CELLS[cell][0]
-            if cell == "llara-sasrec":
-                rows.append(f"| popularity | 1.0000 | {rate(m, 'sr.popularity.test.hr@1')} | - | - | - | - | - "
-                            f"| `{dataset}-{cell}` |")
-                if zero := done[cell].get("zero_shot"):
-                    rows.append(f"| zero-shot base model (text prompts) | {zero['generate.valid_ratio']:.4f} "
-                                f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {summed_score(zero)} "
-                                f"| {_paired(zero, 'popularity')} | - | {paper_cell(PAPER_RQ1[paper_data]['zero-shot'])} "
-                                f"| `{dataset}-{cell}` |")
-                rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - "
-                            f"| {paper_cell(PAPER_RQ1[paper_data]['gpt-4'])} | - |")
-            p_sr = p_value(done[cell]["hits"]["sr"], done[cell]["hits"]["popularity"])
-            rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - | - | {p_sr} | - "
-                        f"| {paper_cell(PAPER_RQ1[paper_data][backbone])} | `{dataset}-{cell}` |")
+    rows = baseline_rows(dataset, done, PAPER_RQ1[paper_data]) if name == "rq1" else []
     paper = PAPER_RQ1[paper_data] if name == "rq1" else PAPER_RQ3[paper_data] if name == "rq3" else {}
     for cell, result in done.items():
-        rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
+        if cell not in TARGETS:
+            rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
     return header + rows
+
+
+def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
+    """Popularity, the zero-shot base model, GPT-4 (the paper's figure) and each SR backbone, each from the first
+    recorded cell that ran it (a LLaRA cell over that backbone, else the baselines cell)."""
+    sources = [cell for cell in (*LLARA_CELLS, "baselines") if cell in done]
+    if not sources:
+        return []
+    first = sources[0]
+    rows = [f"| popularity | 1.0000 | {rate(done[first]['metrics'], 'sr.popularity.test.hr@1')} | - | - | - | - | - "
+            f"| `{dataset}-{first}` |"]
+    if zero_cell := next((cell for cell in sources if done[cell].get("zero_shot")), None):
+        zero = done[zero_cell]["zero_shot"]
+        rows.append(f"| zero-shot base model (text prompts) | {zero['generate.valid_ratio']:.4f} "
+                    f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {summed_score(zero)} "
+                    f"| {_paired(zero, 'popularity')} | - | {paper_cell(paper['zero-shot'])} | `{dataset}-{zero_cell}` |")
+    rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - | {paper_cell(paper['gpt-4'])} | - |")
+    by_backbone = {}
+    for cell in sources:
+        by_backbone.setdefault(CELLS[cell][0], cell)
+    for backbone, cell in by_backbone.items():
+        m, hits = done[cell]["metrics"], done[cell]["hits"]
+        rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - | - | {p_value(hits['sr'], hits['popularity'])} "
+                    f"| - | {paper_cell(paper[backbone])} | `{dataset}-{cell}` |")
+    return rows
 
 
 def _paired(metrics: dict, baseline: str) -> str:

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench/results/experiments.json"
-SR = {"llara-gru4rec": "gru4rec", "llara-caser": "caser"}
+SR = {"llara-gru4rec": "gru4rec", "llara-caser": "caser", "llara-morec": "morec"}
 
 
 def curve(result: dict) -> list[dict]:

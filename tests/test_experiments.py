@@ -65,6 +65,22 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
 
 
+def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_language_model_row():
+    # 10 users: MoRec hits users 0-5, popularity users 0-1: 4 discordant, all MoRec's -> p = 2 / 2**4
+    popularity = [1, 1] + [0] * 8
+    baselines = {**fake("baselines", 0.05, [0] * 10, popularity), "dataset": "lastfm"}
+    baselines["hits"]["sr"] = [1] * 6 + [0] * 4
+    baselines["zero_shot"] = {**baselines["metrics"], "generate.valid_ratio": 0.25, "paired.rank_vs_popularity.p": 0.5}
+    assert experiments.run_command("lastfm", "baselines", force=False)[-3:] == ["-S", "sr.model=morec", "zero-shot"]
+    rq1 = experiments.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1]
+    rows = [line for line in rq1.splitlines() if line.startswith("| ")][2:]  # past the header and its rule
+    assert [row.split(" | ")[0] for row in rows] == ["| popularity", "| zero-shot base model (text prompts)",
+                                                     "| GPT-4 (not run here: no network)", "| morec"]
+    assert rows[1].startswith("| zero-shot base model (text prompts) | 0.2500 | 0.0500 [-0.050, 0.150] |")
+    assert rows[1].endswith("| 0.5 | - | 0.3443 / 0.0246 | `lastfm-baselines` |")
+    assert rows[3] == f"| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - | {2 / 16:.3g} | - | 1.0000 / 0.1652 | `lastfm-baselines` |"
+
+
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
     """`dvc exp run -S key=value` can only set a key params.yaml already has."""
     import dataclasses
