@@ -187,7 +187,8 @@ def wall(result: dict) -> str:
 
 def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
     m, hits, mode = result["metrics"], result["hits"], primary(result)
-    versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][primary(reference)])
+    # against the reference in the row's own mode: a generation-only row is compared with generation
+    versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][mode])
     valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
     return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {summed_score(m)} "
             f"| {p_value(hits[mode], hits['popularity'])} | {versus} | {paper_cell(paper)} "
@@ -273,7 +274,7 @@ def render(results: dict, archived: dict | None = None) -> str:
              "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the summed "
              "log-likelihood of their answers. Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
              "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
-             "table's reference row.", ""]
+             "table's reference row in the same mode.", ""]
     machines = sorted({r["machine"] for r in results.values()})
     lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.",
               ""]

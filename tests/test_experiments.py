@@ -40,6 +40,12 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
                "movielens-direct": fake("direct", 0.1, text, popularity),
                "movielens-llara-morec": {**fake("llara-morec", 0.2, text, popularity), "wall_seconds": 4},
                "movielens-llara-llara-sasrec": {**fake("llara-sasrec", 0.5, llara, popularity), "dataset": "movielens-llara"}}
+    # the paper's recipe has no read-out: its generation hits (users 0-1) are compared with text-only's generation
+    # hits (users 0-1: p = 1), not with its rank hits (users 0-3: p = 0.5)
+    results["movielens-text-only"]["hits"]["generate"] = [1, 1] + [0] * 18
+    paper = fake("paper-faithful", 0.0, [1, 1] + [0] * 18, popularity)
+    paper["metrics"] = {k: v for k, v in paper["metrics"].items() if not k.startswith("rank.")}
+    results["movielens-paper-faithful"] = paper
     archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
     rendered = experiments.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
@@ -60,6 +66,9 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert ("| lastfm | text only (TALLRec-like: same LM, text prompts) | 0.9000 | 0.2500 [0.200, 0.300] "
             "| 0.1500 [0.100, 0.200] | `lastfm-text-only` (24 min) |") in earlier
     assert "GPT-4 (not run here: no network)" in rq1
+    # vs popularity: 2 discordant users, both popularity's -> p = 2 / 2**2 = 0.5
+    assert ("| LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher) | 0.9000 | - | 0.2500 "
+            "[0.200, 0.300] | 0.1500 [0.100, 0.200] | 0.5 | 1 | - | `movielens-paper-faithful` (30 min) |") in rq1
     assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
     assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
