@@ -139,3 +139,21 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     (model_dir / "projector.safetensors").write_bytes(b"garbage")
     with pytest.raises(InputError, match="projector.safetensors"):
         evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)
+
+
+def test_zero_shot_model_is_the_base_model_with_no_adapter_and_no_projector(workspace):
+    import json
+
+    from recsys.eval.zero_shot import zero_shot_model
+    from recsys.llm.base_model import load_base
+
+    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
+    model, _, card = zero_shot_model(workspace / "base", workspace / "sr", workspace / "prepared" / "items.parquet",
+                                     manifest, torch.device("cpu"), torch.float32)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert not any(weight.requires_grad for weight in model.lm.parameters())
+    assert (card.readout, card.readout_ids, card.steps, card.variant) == ("letters", manifest["index_letters"], 0, "text")
+    base, _ = load_base(workspace / "base")
+    ids = torch.tensor([[1, 5, 9, 13, 17]])
+    with torch.no_grad():
+        torch.testing.assert_close(model.lm(input_ids=ids).logits, base(input_ids=ids).logits, rtol=0, atol=0)
