@@ -170,9 +170,9 @@ def paper_cell(values) -> str:
 REFERENCE = {"rq1": "text-only", "rq2": "llara-sasrec", "rq3": "llara-sasrec", "levers": "llara-sasrec"}  # what each table's p column tests against
 
 
-def primary(result: dict) -> str:
+def primary(metrics: dict) -> str:
     """The mode a row is judged by: one-pass ranking where it ran, else the paper's generation."""
-    return "rank" if "rank.hr@1" in result["metrics"] else "generate"
+    return "rank" if "rank.hr@1" in metrics else "generate"
 
 
 def p_value(a: list[int], b: list[int]) -> str:
@@ -186,7 +186,8 @@ def wall(result: dict) -> str:
 
 
 def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
-    m, hits, mode = result["metrics"], result["hits"], primary(result)
+    m, hits = result["metrics"], result["hits"]
+    mode = primary(m)
     # against the reference in the row's own mode: a generation-only row is compared with generation
     versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][mode])
     valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
@@ -214,7 +215,7 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
 def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
     """Popularity, the zero-shot base model, GPT-4 (the paper's figure) and each SR backbone, each from the first
     recorded cell that ran it (a LLaRA cell over that backbone, else the baselines cell)."""
-    sources = [cell for cell in (*LLARA_CELLS, "baselines") if cell in done]
+    sources = [cell for cell in (*LLARA_CELLS, *TARGETS) if cell in done]
     if not sources:
         return []
     first = sources[0]
@@ -237,7 +238,7 @@ def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
 
 
 def _paired(metrics: dict, baseline: str) -> str:
-    key = f"paired.{'rank' if 'rank.hr@1' in metrics else 'generate'}_vs_{baseline}.p"
+    key = f"paired.{primary(metrics)}_vs_{baseline}.p"
     return f"{metrics[key]:.3g}" if key in metrics else "-"
 
 

@@ -28,9 +28,9 @@ def letter_token_ids(tokenizer: PreTrainedTokenizerBase, k: int) -> list[int]:
     return ids
 
 
-def check_context(shard: pa.Table, context: int, where: str) -> None:
-    """Every example (prompt and answer) fits the base model's context window, or one line names the longest."""
-    lengths = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N]
+def check_context(shard: pa.Table, lengths: np.ndarray, context: int, where: str) -> None:
+    """Every example (prompt and answer; `lengths` [N] in tokens) fits the base model's context window, or one
+    line names the longest."""
     longest = int(np.argmax(lengths)) if len(lengths) else 0
     if len(lengths) and lengths[longest] > context:
         raise InputError(f"{where} example {shard.column('example_id')[longest]} (prepared user index "

@@ -104,9 +104,9 @@ def materialize(
                 chunk = table.slice(start, params.shard_rows)
                 for variant in VARIANTS:
                     shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters)
-                    check_context(shard, context, f"{split}/{variant}")
+                    sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N] tokens
+                    check_context(shard, sizes, context, f"{split}/{variant}")
                     write_shard(out / split / variant, index, shard)
-                    sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())
                     lengths[variant].extend(sizes)
                     answers[variant].extend(sizes - shard.column("answer_start").to_numpy())
                     bar.advance(task)
