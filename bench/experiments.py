@@ -9,7 +9,8 @@ cell in turn (in a temporary copy of the workspace, uncommitted changes included
 a cell is being copied becomes part of it, one made after does not), then
 records the experiment's metrics.json and wall time in bench/results/experiments.json. The
 `baselines` cell stops at the zero-shot stage (`dvc exp run ... zero-shot`: no fine-tuning), with
-MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU. Cells
+MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU. A data set's
+DATASET_OVERRIDES go under every cell's own (Steam skips the summed-likelihood score). Cells
 already recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
 intervals and the paper's figures beside them; every row names its experiment.
 """
@@ -58,6 +59,9 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     # RQ1's baseline rows without fine-tuning: the base model zero-shot, MoRec and popularity
     "baselines": ("morec", ["sr.model=morec"]),
 }
+# data set -> overrides under every cell's own: Steam's 1,194 test users make the summed-likelihood score (20
+# continuations per user) a 25-minute pass per stage on 2 CPUs, so its cells rank and generate only
+DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
 TARGETS = {"baselines": "zero-shot"}  # cell -> the DVC stage it stops at (the others run the whole chain)
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
@@ -114,8 +118,9 @@ def experiment_ref(name: str) -> str:
 def run_command(dataset: str, cell: str, force: bool) -> list[str]:
     """`dvc exp run --temp -n <dataset>-<cell> -S ...`, with the stage it stops at for a cell that stops early."""
     command = ["dvc", "exp", "run", "--temp", "-n", f"{dataset}-{cell}", "-S", f"data.dataset={dataset}"]
-    for override in CELLS[cell][1]:
-        command += ["-S", override]
+    overrides = dict(override.split("=", 1) for override in DATASET_OVERRIDES.get(dataset, []) + CELLS[cell][1])
+    for key, value in overrides.items():  # a cell's own value of a key replaces its data set's
+        command += ["-S", f"{key}={value}"]
     return command + (["--force"] if force else []) + ([TARGETS[cell]] if cell in TARGETS else [])
 
 
@@ -192,8 +197,32 @@ def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
     versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][mode])
     valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
     return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {summed_score(m)} "
-            f"| {p_value(hits[mode], hits['popularity'])} | {versus} | {paper_cell(paper)} "
-            f"| `{result['dataset']}-{result['cell']}` ({wall(result)}) |")
+            f"| {p_value(hits[mode], hits['popularity'])} | {p_value(hits[mode], hits['sr'])} | {versus} "
+            f"| {paper_cell(paper)} | `{result['dataset']}-{result['cell']}` ({wall(result)}) |")
+
+
+def verdicts(name: str, done: dict) -> list[str]:
+    """Each claim the table makes, in words: two HR@1s on the same users, McNemar's p and whether it is significant
+    at 0.05. RQ1 sets every language-model row against popularity and its SR backbone; every table sets each row
+    against its reference row, in the row's own mode."""
+    reference_cell = REFERENCE[name]
+    reference = done.get(reference_cell)
+    lines = []
+    for cell, result in done.items():
+        if cell in TARGETS:
+            continue
+        mode = primary(result["metrics"])
+        mine = result["hits"][mode]
+        against = [("popularity", result["hits"]["popularity"]), (CELLS[cell][0], result["hits"]["sr"])] if name == "rq1" else []
+        if reference is not None and cell != reference_cell:
+            against.append((reference_cell, reference["hits"][mode]))
+        for other, theirs in against:
+            p = mcnemar_p(np.array(mine), np.array(theirs))
+            verdict = (f"{cell} is significantly {'higher' if np.mean(mine) > np.mean(theirs) else 'lower'}"
+                       if p < 0.05 else "no significant difference")
+            lines.append(f"- {cell} vs {other} ({mode}): HR@1 {np.mean(mine):.3f} vs {np.mean(theirs):.3f} on the "
+                         f"same {len(mine)} users, p = {p:.3g}: {verdict} at 0.05.")
+    return lines
 
 
 def table(name: str, dataset: str, results: dict) -> list[str]:
@@ -203,13 +232,14 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
     reference = done.get(REFERENCE[name])
     paper_data = PAPER_DATA.get(dataset, dataset)
     header = [f"| method | ValidRatio | HR@1 rank [95% CI] | HR@1 generate | HR@1 score | p vs popularity "
-              f"| p vs {REFERENCE[name]} | paper Valid / HR@1 | experiment (wall) |", "|" + " --- |" * 9]
+              f"| p vs its SR backbone | p vs {REFERENCE[name]} | paper Valid / HR@1 | experiment (wall) |",
+              "|" + " --- |" * 10]
     rows = baseline_rows(dataset, done, PAPER_RQ1[paper_data]) if name == "rq1" else []
     paper = PAPER_RQ1[paper_data] if name == "rq1" else PAPER_RQ3[paper_data] if name == "rq3" else {}
     for cell, result in done.items():
         if cell not in TARGETS:
             rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
-    return header + rows
+    return header + rows + ["", *verdicts(name, done)]
 
 
 def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
@@ -219,21 +249,21 @@ def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
     if not sources:
         return []
     first = sources[0]
-    rows = [f"| popularity | 1.0000 | {rate(done[first]['metrics'], 'sr.popularity.test.hr@1')} | - | - | - | - | - "
+    rows = [f"| popularity | 1.0000 | {rate(done[first]['metrics'], 'sr.popularity.test.hr@1')} | - | - | - | - | - | - "
             f"| `{dataset}-{first}` |"]
     if zero_cell := next((cell for cell in sources if done[cell].get("zero_shot")), None):
         zero = done[zero_cell]["zero_shot"]
         rows.append(f"| zero-shot base model (text prompts) | {zero['generate.valid_ratio']:.4f} "
                     f"| {rate(zero, 'rank.hr@1')} | {rate(zero, 'generate.hr@1')} | {summed_score(zero)} "
-                    f"| {_paired(zero, 'popularity')} | - | {paper_cell(paper['zero-shot'])} | `{dataset}-{zero_cell}` |")
-    rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - | {paper_cell(paper['gpt-4'])} | - |")
+                    f"| {_paired(zero, 'popularity')} | - | - | {paper_cell(paper['zero-shot'])} | `{dataset}-{zero_cell}` |")
+    rows.append(f"| GPT-4 (not run here: no network) | - | - | - | - | - | - | - | {paper_cell(paper['gpt-4'])} | - |")
     by_backbone = {}
     for cell in sources:
         by_backbone.setdefault(CELLS[cell][0], cell)
     for backbone, cell in by_backbone.items():
         m, hits = done[cell]["metrics"], done[cell]["hits"]
         rows.append(f"| {backbone} | 1.0000 | {rate(m, 'sr.test.hr@1')} | - | - | {p_value(hits['sr'], hits['popularity'])} "
-                    f"| - | {paper_cell(paper[backbone])} | `{dataset}-{cell}` |")
+                    f"| - | - | {paper_cell(paper[backbone])} | `{dataset}-{cell}` |")
     return rows
 
 
@@ -273,7 +303,7 @@ def render(results: dict, archived: dict | None = None) -> str:
              "`python bench/experiments.py run --dataset <dataset> --cells <cell> --force`. Test split, 20 "
              "candidates; HR@1 rank reads the model's one-pass score of every candidate, HR@1 generate is the "
              "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the summed "
-             "log-likelihood of their answers. Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
+             "log-likelihood of their answers (not run on Steam: 20 continuations for each of 1,194 users). Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
              "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
              "table's reference row in the same mode.", ""]
     machines = sorted({r["machine"] for r in results.values()})

@@ -54,8 +54,15 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "| popularity | 1.0000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.3444 |" in rq1
     # McNemar by hand: vs popularity 8 users only LLaRA, 2 only popularity -> 2 * (1 + 10 + 45) / 2**10;
-    # vs text-only 6 discordant, all LLaRA's -> 2 / 2**6
-    assert f"| {2 * 56 / 1024:.3g} | {2 / 64:.3g} | 0.9684 / 0.4421 | `movielens-llara-sasrec` (30 min) |" in rq1
+    # vs SASRec (hits every user) 10 discordant, all SASRec's -> 2 / 2**10; vs text-only 6, all LLaRA's -> 2 / 2**6
+    assert (f"| {2 * 56 / 1024:.3g} | {2 / 1024:.3g} | {2 / 64:.3g} | 0.9684 / 0.4421 "
+            "| `movielens-llara-sasrec` (30 min) |") in rq1
+    assert (f"- llara-sasrec vs popularity (rank): HR@1 0.500 vs 0.200 on the same 20 users, p = {2 * 56 / 1024:.3g}: "
+            "no significant difference at 0.05.") in rq1
+    assert (f"- llara-sasrec vs sasrec (rank): HR@1 0.500 vs 1.000 on the same 20 users, p = {2 / 1024:.3g}: "
+            "llara-sasrec is significantly lower at 0.05.") in rq1
+    assert ("- text-only vs popularity (rank): HR@1 0.200 vs 0.200 on the same 20 users, p = 1: "
+            "no significant difference at 0.05.") in rq1
     assert ("| LLaRA (SASRec), hybrid, curriculum | 0.9000 | 0.5000 [0.400, 0.600] | 0.2500 [0.200, 0.300] "
             "| 0.1500 [0.100, 0.200] |") in rq1
     rq3 = rendered.split("## RQ3")[1]
@@ -68,7 +75,7 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "GPT-4 (not run here: no network)" in rq1
     # vs popularity: 2 discordant users, both popularity's -> p = 2 / 2**2 = 0.5
     assert ("| LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher) | 0.9000 | - | 0.2500 "
-            "[0.200, 0.300] | 0.1500 [0.100, 0.200] | 0.5 | 1 | - | `movielens-paper-faithful` (30 min) |") in rq1
+            f"[0.200, 0.300] | 0.1500 [0.100, 0.200] | 0.5 | {2 / 2**18:.3g} | 1 | - | `movielens-paper-faithful` (30 min) |") in rq1
     assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
     assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
@@ -86,8 +93,19 @@ def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_lan
     assert [row.split(" | ")[0] for row in rows] == ["| popularity", "| zero-shot base model (text prompts)",
                                                      "| GPT-4 (not run here: no network)", "| morec"]
     assert rows[1].startswith("| zero-shot base model (text prompts) | 0.2500 | 0.0500 [-0.050, 0.150] |")
-    assert rows[1].endswith("| 0.5 | - | 0.3443 / 0.0246 | `lastfm-baselines` |")
-    assert rows[3] == f"| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - | {2 / 16:.3g} | - | 1.0000 / 0.1652 | `lastfm-baselines` |"
+    assert rows[1].endswith("| 0.5 | - | - | 0.3443 / 0.0246 | `lastfm-baselines` |")
+    assert rows[3] == f"| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - | {2 / 16:.3g} | - | - | 1.0000 / 0.1652 | `lastfm-baselines` |"
+
+
+def test_a_cells_own_override_replaces_its_data_sets_and_the_rest_are_kept():
+    base = ["dvc", "exp", "run", "--temp"]
+    assert experiments.run_command("steam", "text-only", force=False) == base + [
+        "-n", "steam-text-only", "-S", "data.dataset=steam", "-S", "eval.modes=[rank,generate]",
+        "-S", "train.schedule=text-only"]
+    paper = experiments.run_command("steam", "paper-faithful", force=True)
+    assert [arg for arg in paper if arg.startswith("eval.modes=")] == ["eval.modes=[generate,score]"]
+    assert paper[-1] == "--force"
+    assert not any(arg.startswith("eval.") for arg in experiments.run_command("lastfm", "text-only", force=False))
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
@@ -101,7 +119,7 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for name, cls in SECTIONS.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(params[name]), name
-    for _, overrides in experiments.CELLS.values():
+    for overrides in [*(cell[1] for cell in experiments.CELLS.values()), *experiments.DATASET_OVERRIDES.values()]:
         for override in overrides:
             section, key = override.split("=")[0].split(".")
             assert key in params[section], override
