@@ -303,9 +303,10 @@ def render(results: dict, archived: dict | None = None) -> str:
              "`python bench/experiments.py run --dataset <dataset> --cells <cell> --force`. Test split, 20 "
              "candidates; HR@1 rank reads the model's one-pass score of every candidate, HR@1 generate is the "
              "paper's protocol (an invalid answer is a miss), HR@1 score ranks all 20 candidates by the summed "
-             "log-likelihood of their answers (not run on Steam: 20 continuations for each of 1,194 users). Intervals: Wilson 95%. p: exact two-sided McNemar test on the same "
-             "users' HR@1 hits (rank mode where the row has it, else generation), against popularity and against the "
-             "table's reference row in the same mode.", ""]
+             "log-likelihood of their answers (not run on Steam: 20 continuations for each of 1,194 users). "
+             "Intervals: Wilson 95%. p: exact two-sided McNemar test on the same users' HR@1 hits (rank mode where "
+             "the row has it, else generation), against popularity, the row's own SR backbone and the table's "
+             "reference row in the same mode; under each table the same tests in words.", ""]
     machines = sorted({r["machine"] for r in results.values()})
     lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.",
               ""]
