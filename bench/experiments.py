@@ -9,9 +9,10 @@ cell in turn (in a temporary copy of the workspace, uncommitted changes included
 a cell is being copied becomes part of it, one made after does not), then
 records the experiment's metrics.json and wall time in bench/results/experiments.json. The
 `baselines` cell stops at the zero-shot stage (`dvc exp run ... zero-shot`: no fine-tuning), with
-MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU. A data set's
-DATASET_OVERRIDES go under every cell's own (Steam skips the summed-likelihood score). Cells
-already recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
+MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU; the other
+backbones' LLaRA cells stop at evaluate (STOPS). A data set's DATASET_OVERRIDES go under every
+cell's own (Steam skips the summed-likelihood score), CELL_OVERRIDES over it. Cells already
+recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
 intervals and the paper's figures beside them; every row names its experiment.
 """
 
@@ -62,7 +63,14 @@ CELLS: dict[str, tuple[str, list[str]]] = {
 # data set -> overrides under every cell's own: Steam's 1,194 test users make the summed-likelihood score (20
 # continuations per user) a 25-minute pass per stage on 2 CPUs, so its cells rank and generate only
 DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
-TARGETS = {"baselines": "zero-shot"}  # cell -> the DVC stage it stops at (the others run the whole chain)
+# (data set, cell) -> overrides over the cell's own: the paper's recipe has no read-out to rank by, so on Steam it
+# generates only
+CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
+# cell -> the DVC stage it stops at (the others run the whole chain). The zero-shot stage reads the SR model for its
+# paired test alone, so under another backbone it would re-run (23 minutes on Steam) for the base-model row that
+# the SASRec cells record: the other backbones' cells stop at evaluate.
+STOPS = {"baselines": "zero-shot", "llara-gru4rec": "evaluate", "llara-caser": "evaluate", "llara-morec": "evaluate"}
+NO_LANGUAGE_MODEL = ("baselines",)  # cells without a fine-tuned row: their SR backbone and the zero-shot base model
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
@@ -118,10 +126,11 @@ def experiment_ref(name: str) -> str:
 def run_command(dataset: str, cell: str, force: bool) -> list[str]:
     """`dvc exp run --temp -n <dataset>-<cell> -S ...`, with the stage it stops at for a cell that stops early."""
     command = ["dvc", "exp", "run", "--temp", "-n", f"{dataset}-{cell}", "-S", f"data.dataset={dataset}"]
-    overrides = dict(override.split("=", 1) for override in DATASET_OVERRIDES.get(dataset, []) + CELLS[cell][1])
-    for key, value in overrides.items():  # a cell's own value of a key replaces its data set's
+    layers = DATASET_OVERRIDES.get(dataset, []) + CELLS[cell][1] + CELL_OVERRIDES.get((dataset, cell), [])
+    overrides = dict(override.split("=", 1) for override in layers)  # a later layer's value of a key wins
+    for key, value in overrides.items():
         command += ["-S", f"{key}={value}"]
-    return command + (["--force"] if force else []) + ([TARGETS[cell]] if cell in TARGETS else [])
+    return command + (["--force"] if force else []) + ([STOPS[cell]] if cell in STOPS else [])
 
 
 def run_cell(dataset: str, cell: str, force: bool) -> dict:
@@ -136,13 +145,14 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     seconds = time.perf_counter() - began
     ref = experiment_ref(name)
     zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
-    llara = zero if cell in TARGETS else layout.metrics(dataset, backbone).as_posix()
-    metrics = json.loads(git("show", f"{ref}:{llara}/metrics.json"))
-    hits = git("show", f"{ref}:{llara}/hits.csv")
-    zero_shot = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
-    return {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
-            "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics, "hits": parse_hits(hits),
-            "zero_shot": zero_shot}
+    evaluated = zero if cell in NO_LANGUAGE_MODEL else layout.metrics(dataset, backbone).as_posix()
+    metrics = json.loads(git("show", f"{ref}:{evaluated}/metrics.json"))
+    hits = git("show", f"{ref}:{evaluated}/hits.csv")
+    record = {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
+              "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics, "hits": parse_hits(hits)}
+    if STOPS.get(cell, "zero-shot") == "zero-shot":  # a cell that stops at evaluate ran no zero-shot of its own
+        record["zero_shot"] = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
+    return record
 
 
 def parse_hits(text: str) -> dict[str, list[int]]:
@@ -209,7 +219,7 @@ def verdicts(name: str, done: dict) -> list[str]:
     reference = done.get(reference_cell)
     lines = []
     for cell, result in done.items():
-        if cell in TARGETS:
+        if cell in NO_LANGUAGE_MODEL:
             continue
         mode = primary(result["metrics"])
         mine = result["hits"][mode]
@@ -237,7 +247,7 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
     rows = baseline_rows(dataset, done, PAPER_RQ1[paper_data]) if name == "rq1" else []
     paper = PAPER_RQ1[paper_data] if name == "rq1" else PAPER_RQ3[paper_data] if name == "rq3" else {}
     for cell, result in done.items():
-        if cell not in TARGETS:
+        if cell not in NO_LANGUAGE_MODEL:
             rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
     return header + rows + ["", *verdicts(name, done)]
 
@@ -245,7 +255,7 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
 def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
     """Popularity, the zero-shot base model, GPT-4 (the paper's figure) and each SR backbone, each from the first
     recorded cell that ran it (a LLaRA cell over that backbone, else the baselines cell)."""
-    sources = [cell for cell in (*LLARA_CELLS, *TARGETS) if cell in done]
+    sources = [cell for cell in (*LLARA_CELLS, *NO_LANGUAGE_MODEL) if cell in done]
     if not sources:
         return []
     first = sources[0]

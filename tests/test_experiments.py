@@ -102,10 +102,19 @@ def test_a_cells_own_override_replaces_its_data_sets_and_the_rest_are_kept():
     assert experiments.run_command("steam", "text-only", force=False) == base + [
         "-n", "steam-text-only", "-S", "data.dataset=steam", "-S", "eval.modes=[rank,generate]",
         "-S", "train.schedule=text-only"]
+    # the paper's recipe has no read-out: on Steam it generates only, elsewhere it generates and scores
     paper = experiments.run_command("steam", "paper-faithful", force=True)
-    assert [arg for arg in paper if arg.startswith("eval.modes=")] == ["eval.modes=[generate,score]"]
+    assert [arg for arg in paper if arg.startswith("eval.modes=")] == ["eval.modes=[generate]"]
     assert paper[-1] == "--force"
+    assert "eval.modes=[generate,score]" in experiments.run_command("lastfm", "paper-faithful", force=False)
     assert not any(arg.startswith("eval.") for arg in experiments.run_command("lastfm", "text-only", force=False))
+
+
+def test_other_backbones_stop_at_evaluate_and_the_sasrec_cells_run_the_zero_shot_stage():
+    """The zero-shot row does not depend on the backbone, so only the SASRec cells (and baselines) pay for it."""
+    assert experiments.run_command("steam", "llara-gru4rec", force=False)[-3:] == ["-S", "sr.model=gru4rec", "evaluate"]
+    assert experiments.run_command("steam", "llara-sasrec", force=False)[-1] == "eval.modes=[rank,generate]"
+    assert experiments.run_command("lastfm", "baselines", force=False)[-1] == "zero-shot"
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
@@ -119,7 +128,8 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for name, cls in SECTIONS.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(params[name]), name
-    for overrides in [*(cell[1] for cell in experiments.CELLS.values()), *experiments.DATASET_OVERRIDES.values()]:
+    for overrides in [*(cell[1] for cell in experiments.CELLS.values()), *experiments.DATASET_OVERRIDES.values(),
+                      *experiments.CELL_OVERRIDES.values()]:
         for override in overrides:
             section, key = override.split("=")[0].split(".")
             assert key in params[section], override
