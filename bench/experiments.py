@@ -9,8 +9,8 @@ cell in turn (in a temporary copy of the workspace, uncommitted changes included
 a cell is being copied becomes part of it, one made after does not), then
 records the experiment's metrics.json and wall time in bench/results/experiments.json. The
 `baselines` cell stops at the zero-shot stage (`dvc exp run ... zero-shot`: no fine-tuning), with
-MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU; the other
-backbones' LLaRA cells stop at evaluate (STOPS). A data set's DATASET_OVERRIDES go under every
+MoRec as the SR model: the zero-shot and MoRec rows of RQ1 for a few minutes of CPU; the cells
+other than llara-sasrec stop at evaluate (STOPS). A data set's DATASET_OVERRIDES go under every
 cell's own (Steam skips the summed-likelihood score), CELL_OVERRIDES over it. Cells already
 recorded are skipped unless --force. `tables` renders that file as Markdown with 95%
 intervals and the paper's figures beside them; every row names its experiment.
@@ -66,11 +66,12 @@ DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
 # (data set, cell) -> overrides over the cell's own: the paper's recipe has no read-out to rank by, so on Steam it
 # generates only
 CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
-# cell -> the DVC stage it stops at (the others run the whole chain). The zero-shot stage reads the SR model for its
-# paired test alone, so under another backbone it would re-run (23 minutes on Steam) for the base-model row that
-# the SASRec cells record: the other backbones' cells stop at evaluate.
-STOPS = {"baselines": "zero-shot", "llara-gru4rec": "evaluate", "llara-caser": "evaluate", "llara-morec": "evaluate"}
 NO_LANGUAGE_MODEL = ("baselines",)  # cells without a fine-tuned row: their SR backbone and the zero-shot base model
+ZERO_SHOT_CELLS = ("llara-sasrec", *NO_LANGUAGE_MODEL)  # the cells that record the zero-shot row
+# cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, and DVC's run cache did not spare
+# its re-run under new training params (steam-text-only: 23 minutes, deps and params equal to steam-llara-sasrec's
+# in both dvc.lock files), so only ZERO_SHOT_CELLS run it.
+STOPS = {cell: "zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate" for cell in CELLS if cell != "llara-sasrec"}
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
@@ -150,7 +151,7 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     hits = git("show", f"{ref}:{evaluated}/hits.csv")
     record = {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", ref).strip(),
               "wall_seconds": round(seconds), "machine": machine(), "metrics": metrics, "hits": parse_hits(hits)}
-    if STOPS.get(cell, "zero-shot") == "zero-shot":  # a cell that stops at evaluate ran no zero-shot of its own
+    if cell in ZERO_SHOT_CELLS:
         record["zero_shot"] = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
     return record
 
