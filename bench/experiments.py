@@ -68,9 +68,8 @@ DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
 CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
 NO_LANGUAGE_MODEL = ("baselines",)  # cells without a fine-tuned row: their SR backbone and the zero-shot base model
 ZERO_SHOT_CELLS = ("llara-sasrec", *NO_LANGUAGE_MODEL)  # the cells that record the zero-shot row
-# cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, and DVC's run cache did not spare
-# its re-run under new training params (steam-text-only: 23 minutes, deps and params equal to steam-llara-sasrec's
-# in both dvc.lock files), so only ZERO_SHOT_CELLS run it.
+# cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, so only ZERO_SHOT_CELLS run it
+# (before hits.csv moved under plots:, DVC's run cache never held the stage: steam-text-only re-ran it, 23 minutes).
 STOPS = {cell: "zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate" for cell in CELLS if cell != "llara-sasrec"}
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {

@@ -49,3 +49,11 @@ def test_every_stage_reads_its_inputs_from_layout_places():
     assert data_deps["evaluate"] == evaluated | {str(llara / f) for f in ("adapter", "projector.safetensors",
                                                                           "finetune.json")}
     assert data_deps["zero-shot"] == evaluated
+
+
+def test_no_stage_has_an_uncached_entry_under_outs_so_the_run_cache_can_restore_every_stage():
+    """DVC never saves a stage with a `cache: false` entry under `outs:` to its run cache (uncached metrics and
+    plots are fine), so such a stage re-runs in every experiment that changes anything upstream."""
+    for name, stage in rendered_stages().items():
+        uncached = [e for e in stage["outs"] if isinstance(e, dict) and next(iter(e.values())).get("cache") is False]
+        assert not uncached, f"{name}: {uncached}"
