@@ -68,8 +68,9 @@ DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
 CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
 NO_LANGUAGE_MODEL = ("baselines",)  # cells without a fine-tuned row: their SR backbone and the zero-shot base model
 ZERO_SHOT_CELLS = ("llara-sasrec", *NO_LANGUAGE_MODEL)  # the cells that record the zero-shot row
-# cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, so only ZERO_SHOT_CELLS run it
-# (before hits.csv moved under plots:, DVC's run cache never held the stage: steam-text-only re-ran it, 23 minutes).
+# cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, so only ZERO_SHOT_CELLS run it: the
+# run cache restores it for new training params, but the stage's key holds sr.model (for its paired test against
+# the SR model), so each other backbone would re-run it (23 minutes on Steam).
 STOPS = {cell: "zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate" for cell in CELLS if cell != "llara-sasrec"}
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
