@@ -1,0 +1,106 @@
+"""How much of the ranking an SR model's item table carries by itself, with no model and no training.
+
+    python bench/embedding_probe.py [--runs movielens-llara-sasrec movielens-llara-gru4rec ...]
+
+The hybrid prompt hands the language model the projected item embeddings of the history and of every
+candidate, and the one-pass read-out scores each candidate at its own item token. The simplest thing a
+short fine-tuning can learn from those vectors is their similarity, so the probe ranks each test
+user's 20 candidates by the dot product of their embeddings with the mean embedding of the user's
+last k history items (k = 1 and 10) and reports HR@1 beside the run's LLaRA rank HR@1, with the
+exact McNemar p-value between the two on the same users. A backbone whose table scores items only
+through its encoder (the probe near popularity) leaves the language model to learn that encoder.
+
+Reads each recorded run's item table, test split and hits.csv from the experiment commit that
+bench/experiments.py recorded (DVC's cache holds the tables) and writes bench/results/embedding_probe.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import dvc.api
+import numpy as np
+import pyarrow.parquet as pq
+import yaml
+from safetensors.numpy import load
+
+from recsys import layout
+from recsys.embeddings import KEY
+from recsys.metrics import mcnemar_p, wilson_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench/results/experiments.json"
+WINDOWS = (1, 10)
+DEFAULT_RUNS = ("movielens-llara-sasrec", "movielens-llara-gru4rec", "movielens-llara-caser", "movielens-llara-morec")
+
+
+def probe_hits(table: np.ndarray, histories: list[list[int]], candidates: np.ndarray, targets: np.ndarray,
+               window: int) -> np.ndarray:
+    """table [n_items, d], candidates [N, C], targets [N] -> 0/1 hits [N] of the history-similarity ranker."""
+    users = np.stack([table[h[-window:]].mean(axis=0) for h in histories])  # [N, d]
+    scores = np.einsum("ncd,nd->nc", table[candidates], users)  # [N, C]
+    picked = candidates[np.arange(len(candidates)), scores.argmax(axis=1)]  # [N]
+    return (picked == targets).astype(int)
+
+
+def git_show(rev: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def rank_hits(rev: str, dataset: str, backbone: str) -> dict[int, int]:
+    """example_id -> the run's LLaRA rank HR@1 hit, from its hits.csv."""
+    rows = csv.DictReader(io.StringIO(git_show(rev, f"{layout.metrics(dataset, backbone).as_posix()}/hits.csv")))
+    return {int(row["example_id"]): int(row["rank"]) for row in rows}
+
+
+def probe_run(result: dict) -> dict:
+    rev = result["rev"]
+    params = yaml.safe_load(git_show(rev, "params.yaml"))
+    dataset, backbone = params["data"]["dataset"], params["sr"]["model"]
+    table_path = (layout.sr_model(dataset, backbone) / "item_embeddings.safetensors").as_posix()
+    with dvc.api.open(table_path, repo=str(ROOT), rev=rev, mode="rb") as f:
+        table = load(f.read())[KEY]  # [n_items, d] float32
+    with dvc.api.open((layout.prepared(dataset) / "test.parquet").as_posix(), repo=str(ROOT), rev=rev, mode="rb") as f:
+        test = pq.read_table(io.BytesIO(f.read()), columns=["history", "candidates", "target"])
+    histories = test.column("history").to_pylist()
+    candidates = np.array(test.column("candidates").to_pylist())  # [N, C]
+    targets = test.column("target").to_numpy()  # [N]
+    llara = rank_hits(rev, dataset, backbone)
+    llara_hits = np.array([llara[i] for i in range(len(targets))])  # [N], example_id = row of test.parquet
+    probes = {k: probe_hits(table, histories, candidates, targets, k) for k in WINDOWS}
+    return {"dataset": dataset, "backbone": backbone, "n": len(targets), "llara": llara_hits, "probes": probes}
+
+
+def rate(hits: np.ndarray) -> str:
+    low, high = wilson_interval(int(hits.sum()), len(hits))
+    return f"{hits.mean():.4f} [{low:.3f}, {high:.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS))
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text())
+    missing = [run for run in args.runs if run not in results]
+    if missing:
+        raise SystemExit(f"{RESULTS}: no recorded run {', '.join(missing)} (run it with bench/experiments.py)")
+    lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
+             + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",
+             "| --- | ---: |" + " --- |" * (2 * len(WINDOWS) + 1)]
+    for run in args.runs:
+        r = probe_run(results[run])
+        p = [f"{mcnemar_p(r['llara'], r['probes'][k]):.3g}" for k in WINDOWS]
+        lines.append(f"| `{run}` | {r['n']} | " + " | ".join(rate(r["probes"][k]) for k in WINDOWS)
+                     + f" | {rate(r['llara'])} | " + " | ".join(p) + " |")
+    out = ROOT / "bench/results/embedding_probe.md"
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines) + f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()
