@@ -1,6 +1,6 @@
 """How much of the ranking an SR model's item table carries by itself, with no model and no training.
 
-    python bench/embedding_probe.py [--runs movielens-llara-sasrec movielens-llara-gru4rec ...]
+    python bench/embedding_probe.py [--runs movielens-llara-sasrec ...]   (default: every recorded llara-* run)
 
 The hybrid prompt hands the language model the projected item embeddings of the history and of every
 candidate, and the one-pass read-out scores each candidate at its own item token. The simplest thing a
@@ -36,13 +36,15 @@ from recsys.metrics import mcnemar_p, wilson_interval
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench/results/experiments.json"
 WINDOWS = (1, 10)
-DEFAULT_RUNS = ("movielens-llara-sasrec", "movielens-llara-gru4rec", "movielens-llara-caser", "movielens-llara-morec")
 
 
 def probe_hits(table: np.ndarray, histories: list[list[int]], candidates: np.ndarray, targets: np.ndarray,
                window: int) -> np.ndarray:
-    """table [n_items, d], candidates [N, C], targets [N] -> 0/1 hits [N] of the history-similarity ranker."""
-    users = np.stack([table[h[-window:]].mean(axis=0) for h in histories])  # [N, d]
+    """table [n_items, d], candidates [N, C], targets [N] -> 0/1 hits [N] of the history-similarity ranker.
+
+    An empty history scores every candidate 0 and the tie goes to the first, which is a random position."""
+    empty = np.zeros(table.shape[1], dtype=table.dtype)
+    users = np.stack([table[h[-window:]].mean(axis=0) if h else empty for h in histories])  # [N, d]
     scores = np.einsum("ncd,nd->nc", table[candidates], users)  # [N, C]
     picked = candidates[np.arange(len(candidates)), scores.argmax(axis=1)]  # [N]
     return (picked == targets).astype(int)
@@ -83,9 +85,10 @@ def rate(hits: np.ndarray) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS))
+    parser.add_argument("--runs", nargs="+")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text())
+    args.runs = args.runs or sorted(run for run, result in results.items() if result["cell"].startswith("llara-"))
     missing = [run for run in args.runs if run not in results]
     if missing:
         raise SystemExit(f"{RESULTS}: no recorded run {', '.join(missing)} (run it with bench/experiments.py)")
