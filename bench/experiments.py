@@ -201,38 +201,42 @@ def wall(result: dict) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else "restored from the run cache of the workspace's dvc repro"
 
 
-def llm_row(label: str, result: dict, paper, reference: dict | None) -> str:
-    m, hits = result["metrics"], result["hits"]
-    mode = primary(m)
-    # against the reference in the row's own mode: a generation-only row is compared with generation
-    versus = "-" if reference is None or reference is result else p_value(hits[mode], reference["hits"][mode])
+def paired_tests(cell: str, result: dict, reference_cell: str, reference: dict | None) -> dict[str, tuple]:
+    """The row against popularity, its SR backbone and the table's reference row (when that is another row), on the
+    same users in the row's own mode (a generation-only row against generation): {other: (its HR@1, theirs, McNemar
+    p)}. Computed once per row, for the table's p columns and the claims in words alike."""
+    mode = primary(result["metrics"])
+    mine = np.array(result["hits"][mode])
+    others = {"popularity": result["hits"]["popularity"], CELLS[cell][0]: result["hits"]["sr"]}
+    if reference is not None and cell != reference_cell:
+        others[reference_cell] = reference["hits"][mode]
+    return {other: (mine.mean(), np.mean(theirs), mcnemar_p(mine, np.array(theirs))) for other, theirs in others.items()}
+
+
+def llm_row(label: str, cell: str, result: dict, paper, tests: dict, reference_cell: str) -> str:
+    m = result["metrics"]
+    popularity, backbone = tests["popularity"][2], tests[CELLS[cell][0]][2]
+    versus = f"{tests[reference_cell][2]:.3g}" if reference_cell in tests else "-"
     valid = f"{m['generate.valid_ratio']:.4f}" if "generate.valid_ratio" in m else "-"
     return (f"| {label} | {valid} | {rate(m, 'rank.hr@1')} | {rate(m, 'generate.hr@1')} | {summed_score(m)} "
-            f"| {p_value(hits[mode], hits['popularity'])} | {p_value(hits[mode], hits['sr'])} | {versus} "
+            f"| {popularity:.3g} | {backbone:.3g} | {versus} "
             f"| {paper_cell(paper)} | `{result['dataset']}-{result['cell']}` ({wall(result)}) |")
 
 
-def verdicts(name: str, done: dict) -> list[str]:
-    """Each claim the table makes, in words: two HR@1s on the same users, McNemar's p and whether it is significant
-    at 0.05. RQ1 sets every language-model row against popularity and its SR backbone; every table sets each row
-    against its reference row, in the row's own mode."""
-    reference_cell = REFERENCE[name]
-    reference = done.get(reference_cell)
+def verdicts(name: str, done: dict, tests: dict) -> list[str]:
+    """Each claim the table makes, in words, and whether it is significant at 0.05: RQ1 sets every language-model row
+    against popularity and its SR backbone; every table sets each row against its reference row."""
     lines = []
-    for cell, result in done.items():
-        if cell in NO_LANGUAGE_MODEL:
-            continue
-        mode = primary(result["metrics"])
-        mine = result["hits"][mode]
-        against = [("popularity", result["hits"]["popularity"]), (CELLS[cell][0], result["hits"]["sr"])] if name == "rq1" else []
-        if reference is not None and cell != reference_cell:
-            against.append((reference_cell, reference["hits"][mode]))
-        for other, theirs in against:
-            p = mcnemar_p(np.array(mine), np.array(theirs))
-            verdict = (f"{cell} is significantly {'higher' if np.mean(mine) > np.mean(theirs) else 'lower'}"
-                       if p < 0.05 else "no significant difference")
-            lines.append(f"- {cell} vs {other} ({mode}): HR@1 {np.mean(mine):.3f} vs {np.mean(theirs):.3f} on the "
-                         f"same {len(mine)} users, p = {p:.3g}: {verdict} at 0.05.")
+    for cell, against in tests.items():
+        mode = primary(done[cell]["metrics"])
+        users = len(done[cell]["hits"][mode])
+        for other, (mine, theirs, p) in against.items():
+            if name != "rq1" and other != REFERENCE[name]:
+                continue
+            direction = "higher" if mine > theirs else "lower"
+            verdict = f"{cell} is significantly {direction}" if p < 0.05 else "no significant difference"
+            lines.append(f"- {cell} vs {other} ({mode}): HR@1 {mine:.3f} vs {theirs:.3f} on the "
+                         f"same {users} users, p = {p:.3g}: {verdict} at 0.05.")
     return lines
 
 
@@ -247,10 +251,10 @@ def table(name: str, dataset: str, results: dict) -> list[str]:
               "|" + " --- |" * 10]
     rows = baseline_rows(dataset, done, PAPER_RQ1[paper_data]) if name == "rq1" else []
     paper = PAPER_RQ1[paper_data] if name == "rq1" else PAPER_RQ3[paper_data] if name == "rq3" else {}
-    for cell, result in done.items():
-        if cell not in NO_LANGUAGE_MODEL:
-            rows.append(llm_row(LABELS[cell], result, paper.get(cell), reference))
-    return header + rows + ["", *verdicts(name, done)]
+    tests = {cell: paired_tests(cell, result, REFERENCE[name], reference)
+             for cell, result in done.items() if cell not in NO_LANGUAGE_MODEL}
+    rows += [llm_row(LABELS[cell], cell, done[cell], paper.get(cell), tests[cell], REFERENCE[name]) for cell in tests]
+    return header + rows + ["", *verdicts(name, done, tests)]
 
 
 def baseline_rows(dataset: str, done: dict, paper: dict) -> list[str]:
