@@ -321,7 +321,11 @@ def render(results: dict, archived: dict | None = None) -> str:
              "log-likelihood of their answers (not run on Steam: 20 continuations for each of 1,194 users). "
              "Intervals: Wilson 95%. p: exact two-sided McNemar test on the same users' HR@1 hits (rank mode where "
              "the row has it, else generation), against popularity, the row's own SR backbone and the table's "
-             "reference row in the same mode; under each table the same tests in words.", ""]
+             "reference row in the same mode; under each table the same tests in words. The p-values are per "
+             "comparison, not corrected for the dozens a table makes: one in twenty true nulls falls under 0.05, so "
+             "a p near 0.05 is weak evidence, and the claims the tables were built for (LLaRA against popularity "
+             "and its backbone, hybrid against text, the curriculum against direct and two-stage) are the ones "
+             "read as tests.", ""]
     machines = sorted({r["machine"] for r in results.values()})
     lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.",
               ""]
