@@ -298,6 +298,16 @@ def archived_rows(archived: dict) -> list[str]:
     return rows
 
 
+def rows_recorded_elsewhere(dataset: str, cell: str, results: dict) -> bool:
+    """A baselines cell adds nothing once other recorded cells hold both its rows: the zero-shot row (a
+    ZERO_SHOT_CELLS cell) and its backbone's (the LLaRA cell over that backbone), so it is neither run nor missing."""
+    if cell not in NO_LANGUAGE_MODEL:
+        return False
+    zero_shot = any(results.get(f"{dataset}-{other}", {}).get("zero_shot") for other in ZERO_SHOT_CELLS if other != cell)
+    backbone = any(f"{dataset}-{other}" in results for other in LLARA_CELLS if CELLS[other][0] == CELLS[cell][0])
+    return zero_shot and backbone
+
+
 def budget(params_file: Path = ROOT / "params.yaml") -> str:
     """The default params' training budget, as every row but its overrides ran it."""
     params = yaml.safe_load(params_file.read_text())
@@ -334,7 +344,8 @@ def render(results: dict, archived: dict | None = None) -> str:
             body = table(name, dataset, results)
             if body:
                 lines += [f"## {title}: {dataset}", "", *body, ""]
-                missing = [cell for cell in TABLES[name] if f"{dataset}-{cell}" not in results]
+                missing = [cell for cell in TABLES[name]
+                           if f"{dataset}-{cell}" not in results and not rows_recorded_elsewhere(dataset, cell, results)]
                 if missing:
                     lines += [f"Not run yet: {', '.join(missing)} (`python bench/experiments.py run --dataset "
                               f"{dataset} --cells {' '.join(missing)}`).", ""]
@@ -361,6 +372,9 @@ def main() -> None:
         for cell in dict.fromkeys(args.cells + TABLES.get(args.table, [])):
             if f"{args.dataset}-{cell}" in results and not args.force:
                 print(f"{args.dataset}-{cell}: recorded, skipped (--force reruns it)")
+                continue
+            if rows_recorded_elsewhere(args.dataset, cell, results) and not args.force:
+                print(f"{args.dataset}-{cell}: its rows are recorded by other cells, skipped (--force runs it)")
                 continue
             results[f"{args.dataset}-{cell}"] = run_cell(args.dataset, cell, args.force)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -134,3 +134,18 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
         for override in overrides:
             section, key = override.split("=")[0].split(".")
             assert key in params[section], override
+
+
+def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_and_morec_rows():
+    popularity = [1, 1] + [0] * 8
+    sasrec = {**fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity), "dataset": "steam"}
+    morec = {**fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity), "dataset": "steam"}
+    with_morec = {"steam-llara-sasrec": sasrec, "steam-llara-morec": morec}
+    # without a zero-shot row the baselines cell still has one to give
+    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines" in experiments.render(with_morec)
+    sasrec["zero_shot"] = {**sasrec["metrics"], "generate.valid_ratio": 0.25}
+    assert experiments.rows_recorded_elsewhere("steam", "baselines", with_morec)
+    assert not experiments.rows_recorded_elsewhere("steam", "baselines", {"steam-llara-sasrec": sasrec})
+    assert not experiments.rows_recorded_elsewhere("steam", "llara-caser", with_morec)
+    rq1 = experiments.render(with_morec).split("## RQ1: LLaRA against its peers: steam")[1].split("##")[0]
+    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only (`python" in rq1
