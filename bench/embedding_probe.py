@@ -1,6 +1,7 @@
 """How much of the ranking an SR model's item table carries by itself, with no model and no training.
 
-    python bench/embedding_probe.py [--runs movielens-llara-sasrec ...]   (default: every recorded llara-* run)
+    python bench/embedding_probe.py [--runs movielens-llara-sasrec ...]
+    (default: every recorded llara-* run whose experiment commit is on this machine)
 
 The hybrid prompt hands the language model the projected item embeddings of the history and of every
 candidate, and the one-pass read-out scores each candidate at its own item token. The simplest thing a
@@ -11,7 +12,8 @@ exact McNemar p-value between the two on the same users. A backbone whose table 
 through its encoder (the probe near popularity) leaves the language model to learn that encoder.
 
 Reads each recorded run's item table, test split and hits.csv from the experiment commit that
-bench/experiments.py recorded (DVC's cache holds the tables) and writes bench/results/embedding_probe.md.
+bench/experiments.py recorded (DVC's cache holds the tables) and writes bench/results/embedding_probe.md, where
+the rows of runs not probed this time (their commits gone with an earlier machine) are kept as they were.
 """
 
 from __future__ import annotations
@@ -78,6 +80,16 @@ def probe_run(result: dict) -> dict:
     return {"dataset": dataset, "backbone": backbone, "n": len(targets), "llara": llara_hits, "probes": probes}
 
 
+def on_this_machine(rev: str) -> bool:
+    return subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
+
+
+def kept_rows(report: Path, probed: list[str]) -> list[str]:
+    """The table rows of an earlier report for runs other than the probed ones."""
+    rows = report.read_text().splitlines()[2:] if report.exists() else []  # past the header and its rule
+    return [row for row in rows if row.split("`")[1] not in probed]
+
+
 def rate(hits: np.ndarray) -> str:
     low, high = wilson_interval(int(hits.sum()), len(hits))
     return f"{hits.mean():.4f} [{low:.3f}, {high:.3f}]"
@@ -88,19 +100,22 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text())
-    args.runs = args.runs or sorted(run for run, result in results.items() if result["cell"].startswith("llara-"))
+    args.runs = args.runs or sorted(run for run, result in results.items()
+                                    if result["cell"].startswith("llara-") and on_this_machine(result["rev"]))
     missing = [run for run in args.runs if run not in results]
     if missing:
         raise SystemExit(f"{RESULTS}: no recorded run {', '.join(missing)} (run it with bench/experiments.py)")
-    lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
-             + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",
-             "| --- | ---: |" + " --- |" * (2 * len(WINDOWS) + 1)]
+    rows = []
     for run in args.runs:
         r = probe_run(results[run])
         p = [f"{mcnemar_p(r['llara'], r['probes'][k]):.3g}" for k in WINDOWS]
-        lines.append(f"| `{run}` | {r['n']} | " + " | ".join(rate(r["probes"][k]) for k in WINDOWS)
-                     + f" | {rate(r['llara'])} | " + " | ".join(p) + " |")
+        rows.append(f"| `{run}` | {r['n']} | " + " | ".join(rate(r["probes"][k]) for k in WINDOWS)
+                    + f" | {rate(r['llara'])} | " + " | ".join(p) + " |")
     out = ROOT / "bench/results/embedding_probe.md"
+    lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
+             + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",
+             "| --- | ---: |" + " --- |" * (2 * len(WINDOWS) + 1),
+             *sorted(rows + kept_rows(out, args.runs), key=lambda row: row.split("`")[1])]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines) + f"\nwritten: {out}")
 

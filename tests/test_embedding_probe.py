@@ -26,3 +26,10 @@ def test_the_probe_ranks_candidates_by_their_dot_product_with_the_mean_of_the_la
     # last 10 (whole history): user 0 and 1 average to (0.5, 0.5): item 1 scores 1.0 over item 2's 0.5;
     # user 2 averages to (0.25, 0.75): item 2 scores 0.75 over item 1's 0.5
     assert embedding_probe.probe_hits(TABLE, histories, candidates, targets, window=10).tolist() == [1, 1, 1, 1]
+
+
+def test_a_new_probe_keeps_the_earlier_rows_of_runs_it_did_not_probe(tmp_path):
+    report = tmp_path / "embedding_probe.md"
+    assert embedding_probe.kept_rows(report, ["steam-llara-morec"]) == []
+    report.write_text("| run | users |\n| --- | ---: |\n| `lastfm-llara-caser` | 122 |\n| `steam-llara-morec` | 1194 |\n")
+    assert embedding_probe.kept_rows(report, ["steam-llara-morec"]) == ["| `lastfm-llara-caser` | 122 |"]
