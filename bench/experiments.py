@@ -28,9 +28,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 from recsys import layout
+from recsys.llm.precision import autocast_dtype
 from recsys.metrics import mcnemar_p
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +165,19 @@ def parse_hits(text: str) -> dict[str, list[int]]:
 
 
 def machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+    """The processor and the precision `auto` computes in on it: cells from different machines differ in both
+    (fp32 where a CPU has no AMX tiles), which a wall time or a small HR@1 difference can reflect."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    processor = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    precision = "bf16 autocast" if autocast_dtype("auto", device) else "fp32"
+    return f"{processor}, {os.cpu_count()} CPUs, {platform.system()}, {precision}"
+
+
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.exists() else []
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def rate(metrics: dict, key: str) -> str:
