@@ -322,6 +322,15 @@ def rows_recorded_elsewhere(dataset: str, cell: str, results: dict) -> bool:
     return zero_shot and backbone
 
 
+def machines(results: dict) -> str:
+    """Each machine with the cells it ran: named where they are few, else counted."""
+    by_machine: dict[str, list[str]] = {}
+    for name, result in sorted(results.items()):
+        by_machine.setdefault(result["machine"], []).append(name)
+    return "; ".join(f"{machine} ({', '.join(f'`{n}`' for n in names) if len(names) <= 3 else f'{len(names)} cells'})"
+                     for machine, names in sorted(by_machine.items(), key=lambda item: -len(item[1]))) or "-"
+
+
 def budget(params_file: Path = ROOT / "params.yaml") -> str:
     """The default params' training budget, as every row but its overrides ran it."""
     params = yaml.safe_load(params_file.read_text())
@@ -350,9 +359,7 @@ def render(results: dict, archived: dict | None = None) -> str:
              "a p near 0.05 is weak evidence, and the claims the tables were built for (LLaRA against popularity "
              "and its backbone, hybrid against text, the curriculum against direct and two-stage) are the ones "
              "read as tests.", ""]
-    machines = sorted({r["machine"] for r in results.values()})
-    lines += [f"Machines: {'; '.join(machines) or '-'}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.",
-              ""]
+    lines += [f"Machines: {machines(results)}. Budget: {budget()}, not the paper's Llama-2-7B for 5 epochs.", ""]
     for dataset in DATASETS:
         for name, title in titles.items():
             body = table(name, dataset, results)

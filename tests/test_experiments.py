@@ -149,3 +149,10 @@ def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_a
     assert not experiments.rows_recorded_elsewhere("steam", "llara-caser", with_morec)
     rq1 = experiments.render(with_morec).split("## RQ1: LLaRA against its peers: steam")[1].split("##")[0]
     assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only (`python" in rq1
+
+
+def test_the_machines_line_names_the_few_cells_a_machine_ran_and_counts_the_many():
+    results = {f"movielens-{cell}": fake(cell, 0.5, [1], [0]) for cell in ("direct", "two-stage", "text-only", "id-only")}
+    results["steam-llara-morec"] = {**fake("llara-morec", 0.5, [1], [0]), "machine": "AMD EPYC, 2 CPUs, Linux, fp32"}
+    assert experiments.machines(results) == ("x86_64, 2 CPUs, Linux (4 cells); "
+                                             "AMD EPYC, 2 CPUs, Linux, fp32 (`steam-llara-morec`)")
