@@ -84,10 +84,15 @@ def on_this_machine(rev: str) -> bool:
     return subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
 
 
+def run_of(row: str) -> str:
+    """A report row's run name, the first `quoted` cell."""
+    return row.split("`")[1]
+
+
 def kept_rows(report: Path, probed: list[str]) -> list[str]:
     """The table rows of an earlier report for runs other than the probed ones."""
     rows = report.read_text().splitlines()[2:] if report.exists() else []  # past the header and its rule
-    return [row for row in rows if row.split("`")[1] not in probed]
+    return [row for row in rows if run_of(row) not in probed]
 
 
 def rate(hits: np.ndarray) -> str:
@@ -115,7 +120,7 @@ def main() -> None:
     lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
              + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",
              "| --- | ---: |" + " --- |" * (2 * len(WINDOWS) + 1),
-             *sorted(rows + kept_rows(out, args.runs), key=lambda row: row.split("`")[1])]
+             *sorted(rows + kept_rows(out, args.runs), key=run_of)]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines) + f"\nwritten: {out}")
 

@@ -327,8 +327,11 @@ def machines(results: dict) -> str:
     by_machine: dict[str, list[str]] = {}
     for name, result in sorted(results.items()):
         by_machine.setdefault(result["machine"], []).append(name)
-    return "; ".join(f"{machine} ({', '.join(f'`{n}`' for n in names) if len(names) <= 3 else f'{len(names)} cells'})"
-                     for machine, names in sorted(by_machine.items(), key=lambda item: -len(item[1]))) or "-"
+    described = []
+    for machine, names in sorted(by_machine.items(), key=lambda item: -len(item[1])):
+        cells = ", ".join(f"`{name}`" for name in names) if len(names) <= 3 else f"{len(names)} cells"
+        described.append(f"{machine} ({cells})")
+    return "; ".join(described) or "-"
 
 
 def budget(params_file: Path = ROOT / "params.yaml") -> str:
