@@ -41,8 +41,10 @@ REPORT = ROOT / "EXPERIMENTS.md"
 ARCHIVE = ROOT / "bench/results/experiments-answer-loss-1024.json"  # the regime before one-pass ranking
 
 # The paper's recipe: its prompt (no index letters), the answer loss alone, no teacher, its LR and LoRA dropout.
-PAPER_FAITHFUL = ["prompts.index_letters=false", "train.objective=answer", "train.distill_weight=0", "train.lr=0.0005",
-                  "lora.dropout=0.1", "eval.modes=[generate,score]"]
+PAPER_FAITHFUL = ["prompts.index_letters=false", "prompts.user_token=false", "train.listwise_weight=0",
+                  "train.distill_weight=0", "train.letter_weight=0", "train.lr=0.0005", "lora.dropout=0.1",
+                  "eval.modes=[generate,score]"]
+ANSWER_LOSS_ONLY = ["train.listwise_weight=0", "train.distill_weight=0", "train.letter_weight=0"]
 # cell -> (sr backbone, params overrides beyond data.dataset)
 CELLS: dict[str, tuple[str, list[str]]] = {
     "llara-sasrec": ("sasrec", []),
@@ -57,8 +59,10 @@ CELLS: dict[str, tuple[str, list[str]]] = {
     "two-stage": ("sasrec", ["train.schedule=two-stage"]),
     # the levers that make the model learn at this budget, each taken away from the default
     "no-teacher": ("sasrec", ["train.distill_weight=0"]),
-    "letters-readout": ("sasrec", ["train.readout=letters"]),
-    "answer-loss-only": ("sasrec", ["train.objective=answer", "train.distill_weight=0"]),
+    "letters-readout": ("sasrec", ["train.readout=letters", "train.letter_weight=0"]),
+    "answer-loss-only": ("sasrec", ANSWER_LOSS_ONLY),
+    "no-user-token": ("sasrec", ["prompts.user_token=false"]),
+    "no-letter-training": ("sasrec", ["train.letter_weight=0"]),
     # RQ1's baseline rows without fine-tuning: the base model zero-shot, MoRec and popularity
     "baselines": ("morec", ["sr.model=morec"]),
 }
@@ -79,7 +83,8 @@ TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
-    "levers": ["llara-sasrec", "no-teacher", "letters-readout", "answer-loss-only", "paper-faithful"],
+    "levers": ["llara-sasrec", "no-user-token", "no-letter-training", "no-teacher", "letters-readout", "answer-loss-only",
+               "paper-faithful"],
 }
 # The paper's ValidRatio / HitRatio@1 (Liao et al., 2024, Tables 2 and 4).
 PAPER_RQ1 = {

@@ -149,7 +149,11 @@ def build(cls: type, values: dict, where: str) -> Any:
         key: _check_value(val, hints[key], names[key].metadata.get("choices"), f"{where}.{key}")
         for key, val in values.items()
     }
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    problem = built.inconsistency() if hasattr(built, "inconsistency") else None
+    if problem:
+        raise InputError(where, problem)
+    return built
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -246,11 +250,15 @@ class PromptParams:
     """The `prompts` section: which examples become prompts and how they are sharded."""
 
     train_examples: Optional[int] = opt(
-        2560, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
+        1024, "training windows turned into prompts (a seeded sample; the CPU budget); null = all of them"
     )
     index_letters: bool = opt(
         True, "introduce candidate k by the k-th capital letter and start the answer with it, so one forward "
         "pass ranks all candidates (LlamaRec's verbalizer); false = the paper's comma-separated titles")
+    user_token: bool = opt(
+        True, "open every behavioural prompt with \"This user's behaviour: [USR].\", whose input embedding is a second "
+        "projector over the SR model's state of the history the prompt shows (the vector it scores candidates with; "
+        "A-LLMRec's user token); false = item tokens only, as the paper")
     shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)")
     seed: int = opt(42, "seed for the training sample and the training prompts' candidates")
 
@@ -292,16 +300,18 @@ class TrainParams:
     warmup_ratio: float = opt(0.05, "share of steps with linear warm-up before cosine decay")
     weight_decay: float = opt(0.0, "AdamW weight decay")
     max_grad_norm: float = opt(1.0, "gradient clipping norm")
-    objective: str = opt(
-        "both", "answer: cross-entropy over the answer tokens (the paper's); listwise: cross-entropy over the K index "
-        "letters where the answer starts; both: their sum", ("answer", "listwise", "both"))
     readout: str = opt(
-        "slot", "one-pass score of each candidate, for the listwise and distillation terms and the rank mode: slot: "
-        "the ' Yes' logit at the candidate's item token; letters: the K index letters' logits where the answer "
+        "slot", "one-pass score of each candidate, for the listwise, distillation and letter terms and the rank mode: "
+        "slot: the ' Yes' logit at the candidate's item token; letters: the K index letters' logits where the answer "
         "starts (LlamaRec)", ("slot", "letters"))
-    distill_weight: float = opt(1.0, "weight of KL(SR teacher || model) over each prompt's K candidates; 0 = no teacher")
+    answer_weight: float = opt(1.0, "weight of the cross-entropy over the answer tokens (the paper's loss)")
+    listwise_weight: float = opt(1.0, "weight of the cross-entropy over the K candidates' one-pass read-out")
+    distill_weight: float = opt(1.0, "weight of KL(SR teacher || read-out) over each prompt's K candidates; 0 = no "
+                                "teacher")
+    letter_weight: float = opt(1.0, "weight of KL(read-out || index letters) where the answer starts, so generation "
+                               "writes the letter the ranking puts first (needs index letters and readout: slot)")
     distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term")
-    eval_points: int = opt(4, "validation HR@1 by the one-pass read-out this many times during the run, for the "
+    eval_points: int = opt(2, "validation HR@1 by the one-pass read-out this many times during the run, for the "
                            "learning curve val_curve.csv (header only when nothing is read out); 0 = never")
     precision: str = opt("auto", "auto: bf16 autocast on a GPU that supports it or a CPU with AMX, else fp32",
                          ("auto", "fp32", "bf16"))
@@ -309,19 +319,31 @@ class TrainParams:
     checkpoint_every: int = opt(10, "optimiser steps between resumable checkpoints")
     seed: int = opt(42, "seed for data order, task draws and dropout")
 
+    def inconsistency(self) -> str | None:
+        """Why these keys cannot make a run together, so a config is refused at load and not mid-run."""
+        if not (self.answer_weight or self.listwise_weight or self.distill_weight or self.letter_weight):
+            return "answer_weight, listwise_weight, distill_weight and letter_weight are all 0: nothing to learn"
+        if self.letter_weight and self.readout == "letters":
+            return ("letter_weight trains the index letters toward the read-out, which here is the letters "
+                    "themselves: set letter_weight: 0 or readout: slot")
+        return None
+
 
 @dataclass(frozen=True)
 class EvalParams:
     """The `eval` section: how the fine-tuned model is measured."""
 
     split: str = opt("test", "split to evaluate", ("val", "test"))
-    modes: list = opt(["rank", "generate", "score"], "rank: the trained one-pass read-out (train.readout) of all K "
-                      "candidates; generate: the paper's protocol; score: each candidate's answer likelihood")
+    modes: list = opt(["rank", "generate"], "rank: the trained one-pass read-out (train.readout) of all K "
+                      "candidates; generate: the paper's protocol; score: each candidate's answer likelihood (K "
+                      "continuations per prompt, so left out of the default CPU budget)")
     variant: str = opt("auto", "prompts to evaluate; auto: the variant the model was trained on last "
                        "(text for a text-only schedule, else train.hard_variant)",
                        ("auto", "text", "hybrid", "behaviour", "id"))
     batch_size: int = opt(8, "prompts per generation batch")
     max_new_tokens: int = opt(32, "generation budget per answer (its first line is the answer)")
+    first_token: str = opt("letters", "generation's first token: letters = one of the K index letters (prompts with "
+                           "them; the model picks by its own letter logits), free = any token", ("letters", "free"))
     precision: str = opt("auto", "as train.precision: bf16 autocast where the hardware runs it fast, else fp32",
                          ("auto", "fp32", "bf16"))
     normalisation: str = opt("sum", "scoring: rank by the answer's summed log-likelihood, or its mean per token "

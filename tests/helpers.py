@@ -63,3 +63,31 @@ def train_then_stop(root: Path, train, checkpoints: Path, stop_after: int, ranks
         trainer.step(step)
         if (step + 1) % train.checkpoint_every == 0:
             trainer.checkpoint(step + 1)
+
+
+def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:
+    """Fine-tune on a planted data set's prompts (root/base, root/sr, root/prepared); -> validation HR@1 by the
+    one-pass read-out, with the SR model's user states wherever the prompts have user slots."""
+    import json
+
+    import numpy as np
+
+    from recsys.config import LoraParams
+    from recsys.llm.finetune import FinetuneInputs, finetune
+    from recsys.llm.model import load_llara
+    from recsys.llm.ranking import choice_scores
+    from recsys.llm.readout import Readout
+    from recsys.llm.sr_signals import prompt_table
+    from recsys.prompts.templates import VARIANTS
+
+    out = root / name
+    inputs = FinetuneInputs(prompts=prompts, base=root / "base", sr_model=root / "sr",
+                            items=root / "prepared" / "items.parquet")
+    finetune(inputs, LoraParams(r=8, alpha=32, dropout=0.0), train, out, root / f"{name}-ckpt", progress=False)
+    model, tokenizer, card = load_llara(out)
+    manifest = json.loads((prompts / "manifest.json").read_text())
+    table = prompt_table(prompts / "val" / card.variant, root / "sr", manifest)
+    scores = choice_scores(model, table, np.arange(table.num_rows), Readout(card.readout, tuple(card.readout_ids)),
+                           VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size=50)
+    candidates = np.array(table.column("candidates").to_pylist())
+    return float(np.mean(candidates[np.arange(len(scores)), scores.argmax(1)] == table.column("target").to_numpy()))

@@ -27,7 +27,7 @@ def test_every_table_cell_is_a_known_experiment_with_its_overrides():
     assert {cell for cells in experiments.TABLES.values() for cell in cells} <= set(experiments.CELLS)
     assert experiments.CELLS["id-only"] == ("sasrec", ["train.schedule=direct", "train.hard_variant=id"])
     assert experiments.CELLS["llara-caser"][0] == "caser"
-    assert "train.objective=answer" in experiments.CELLS["paper-faithful"][1]
+    assert "train.listwise_weight=0" in experiments.CELLS["paper-faithful"][1]
 
 
 def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_values():

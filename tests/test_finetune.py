@@ -24,7 +24,11 @@ def test_shards_hold_both_variants_in_bounded_files(workspace):
     assert len(list((prompts / "train" / "text").glob("shard-*.arrow"))) == 3  # 12 rows, 5 per shard
     text, hybrid = read_all(prompts / "train" / "text"), read_all(prompts / "train" / "hybrid")
     assert text.num_rows == hybrid.num_rows == 12
-    assert text.column("slot_positions").to_pylist() == hybrid.column("slot_positions").to_pylist()
+    # the same items at the same places, the hybrid prompt opening with the user's slot (prompts.user_token)
+    for t, h, user in zip(*(c.to_pylist() for c in (text.column("slot_positions"), hybrid.column("slot_positions"),
+                                                     hybrid.column("user_position")))):
+        assert 0 < user < h[0] and np.all(np.subtract(h, t) == h[0] - t[0])
+    assert set(text.column("user_position").to_pylist()) == {-1}
     row = hybrid.slice(0, 1).to_pylist()[0]
     assert len(row["slot_items"]) == len(row["candidates"]) + row["text"].count("[EMB]") - 5
     assert row["slot_items"][-5:] == row["candidates"] and row["target"] in row["candidates"]
@@ -147,7 +151,7 @@ def test_text_task_never_updates_the_projector(workspace):
     train = TrainParams(schedule="text-only", max_steps=2, batch_size=2, grad_accum=1, lr=1e-2, checkpoint_every=5)
     run_finetune(workspace, "text-only", train)
     model, _ = build_model(workspace, seed=train.seed)
-    initial = model.behaviour.projector.state_dict()
+    initial = model.behaviour.state_dict()
     trained = load_file(workspace / "text-only" / "projector.safetensors")
     for name, value in initial.items():
         assert torch.equal(trained[name], value)  # same seed -> same init; never stepped
@@ -168,7 +172,7 @@ def test_hybrid_task_trains_the_projector_through_the_splice(workspace):
     assert all(g is not None and g.abs().sum() > 0 for g in grads.values()), grads.keys()
     train = TrainParams(schedule="direct", max_steps=2, batch_size=2, grad_accum=1, lr=1e-2, checkpoint_every=5)
     run_finetune(workspace, "direct", train)
-    initial = build_model(workspace, seed=train.seed)[0].behaviour.projector.state_dict()
+    initial = build_model(workspace, seed=train.seed)[0].behaviour.state_dict()
     trained = load_file(workspace / "direct" / "projector.safetensors")
     assert all(not torch.equal(trained[name], value) for name, value in initial.items())
 
@@ -262,7 +266,7 @@ def test_a_run_without_read_out_writes_a_header_only_curve(workspace, tmp_path):
     materialize(workspace / "prepared", workspace / "base", "movie", PromptParams(train_examples=4, index_letters=False),
                 tmp_path / "prompts", progress=False)
     inputs = replace(finetune_inputs(workspace), prompts=tmp_path / "prompts")
-    train = TrainParams(max_steps=1, batch_size=2, grad_accum=1, objective="answer", distill_weight=0.0,
+    train = TrainParams(max_steps=1, batch_size=2, grad_accum=1, listwise_weight=0.0, distill_weight=0.0, letter_weight=0.0,
                         eval_points=3, precision="fp32")
     summary = finetune(inputs, LoraParams(r=2, alpha=4), train, tmp_path / "out", tmp_path / "ckpt", progress=False)
     assert summary["val_hr@1"] is None
@@ -278,4 +282,6 @@ def test_manifest_statistics_are_per_split_and_variant(workspace):
         for variant, numbers in stats.items():
             lengths = [len(ids) for ids in read_all(workspace / "prompts" / split / variant).column("input_ids").to_pylist()]
             assert numbers["mean_tokens"] == round(float(np.mean(lengths)), 2) and numbers["max_tokens"] == max(lengths)
-        assert stats["behaviour"]["mean_tokens"] < stats["hybrid"]["mean_tokens"] == stats["text"]["mean_tokens"]
+        # the hybrid prompt is the text one with [EMB] for [PH], plus the user's slot (prompts.user_token)
+        assert stats["behaviour"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]
+        assert stats["text"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]

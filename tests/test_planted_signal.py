@@ -18,16 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from recsys.config import LLMParams, LoraParams, TrainParams
+from helpers import planted_hr1
+from recsys.config import LLMParams, TrainParams
 from recsys.embeddings import save_item_embeddings
 from recsys.llm.base_model import fetch_model
-from recsys.llm.finetune import FinetuneInputs, finetune
-from recsys.llm.model import load_llara
-from recsys.llm.ranking import choice_scores
-from recsys.llm.readout import Readout
 from recsys.prompts.encode import encode_examples, letter_token_ids, single_token_id
-from recsys.prompts.shards import read_all, write_shard
-from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS
+from recsys.prompts.shards import write_shard
+from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN
 from tiny_llm import smollm2_slice
 
 CLUSTERS, PER_CLUSTER, K, HISTORY, DIM = 4, 12, 5, 3, 8
@@ -79,19 +76,10 @@ def planted(tmp_path_factory) -> Path:
 
 def trained_hr1(root: Path, schedule: str, readout: str, steps: int, lr: float) -> float:
     """Fine-tune with `schedule` on the planted prompts; -> validation HR@1 by the one-pass read-out."""
-    out = root / f"{schedule}-{readout}"
-    out.mkdir()
-    inputs = FinetuneInputs(prompts=root / "prompts", base=root / "base", sr_model=root / "sr",
-                            items=root / "prepared" / "items.parquet")
-    train = TrainParams(schedule=schedule, readout=readout, objective="listwise", distill_weight=0.0, max_steps=steps,
+    train = TrainParams(schedule=schedule, readout=readout, answer_weight=0.0, distill_weight=0.0,
+                        letter_weight=0.0, max_steps=steps,
                         batch_size=16, grad_accum=1, lr=lr, warmup_ratio=0.0, eval_points=0, checkpoint_every=1000)
-    finetune(inputs, LoraParams(r=8, alpha=32, dropout=0.0), train, out, root / f"{out.name}-ckpt", progress=False)
-    model, tokenizer, card = load_llara(out)
-    table = read_all(root / "prompts" / "val" / card.variant)
-    scores = choice_scores(model, table, np.arange(table.num_rows), Readout(card.readout, tuple(card.readout_ids)),
-                           VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size=50)
-    candidates = np.array(table.column("candidates").to_pylist())
-    return float(np.mean(candidates[np.arange(len(scores)), scores.argmax(1)] == table.column("target").to_numpy()))
+    return planted_hr1(root, root / "prompts", train, f"{schedule}-{readout}")
 
 
 def test_behaviour_tokens_carry_the_planted_signal(planted):

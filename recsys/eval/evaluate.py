@@ -27,6 +27,7 @@ from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
 from recsys.llm.precision import autocast_dtype, weights_dtype
 from recsys.llm.readout import Readout
+from recsys.llm.sr_signals import with_user_states
 from recsys.prompts.shards import read_all, read_manifest
 from recsys.prompts.templates import VARIANTS, index_letters, item_names
 
@@ -45,6 +46,10 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: dict, n_items: int, 
     if manifest.get("index_letters") != card.index_letters:
         raise InputError(str(prompts / "manifest.json"), "the prompts' index letters differ from the ones the model "
                          "was trained with (re-run materialize and finetune with the same prompts.index_letters)")
+    if bool(manifest.get("user_token")) != bool(card.user_dim) and VARIANTS[card.variant].spliced:
+        raise InputError(str(prompts / "manifest.json"), f"prompts {'with' if manifest.get('user_token') else 'without'}"
+                         f" user slots, the model was trained {'with' if card.user_dim else 'without'} a user token "
+                         "(re-run materialize and finetune with the same prompts.user_token)")
     if "rank" in modes and not card.readout_ids:
         raise InputError("eval.modes", "rank: this model has no one-pass read-out (trained with the answer loss alone "
                          "on prompts without index letters); evaluate it with generate and score")
@@ -72,6 +77,8 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     table = read_all(prompts / params.split / variant)
     if params.max_examples is not None:
         table = table.slice(0, params.max_examples)
+    if card.user_dim and VARIANTS[variant].spliced:
+        table = with_user_states(table, Path(card.sr_model))
     data = EvalSet(table, item_names(variant, titles), VARIANTS[variant].spliced,
                    index_letters(len(table.column("candidates")[0])) if card.index_letters else "")
     runner = Runner(model, tokenizer, device, params.batch_size, ranks, progress)
@@ -81,7 +88,8 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
         if "rank" in params.modes:
             results["rank"] = rank_mode(runner, data, Readout(card.readout, tuple(card.readout_ids)))
         if "generate" in params.modes:
-            results["generate"] = generate_mode(runner, data, params.max_new_tokens)
+            first = card.index_letters if params.first_token == "letters" and card.index_letters else None
+            results["generate"] = generate_mode(runner, data, params.max_new_tokens, first)
         if "score" in params.modes:
             results["score"] = score_mode(runner, data, params.normalisation)
     metrics: dict = {"n": table.num_rows, "variant": variant}

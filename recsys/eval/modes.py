@@ -116,13 +116,14 @@ def generation_metrics(generated: list[str], data: EvalSet) -> tuple[dict, dict,
     return metrics, columns, hit
 
 
-def generate_mode(runner: Runner, data: EvalSet, max_new_tokens: int) -> ModeResult:
+def generate_mode(runner: Runner, data: EvalSet, max_new_tokens: int, first_tokens: list[int] | None = None
+                  ) -> ModeResult:
     def work(indices, advance):
         texts = []
         for start in range(0, len(indices), runner.batch_size):
             batch = indices[start:start + runner.batch_size]
             texts += generate_answers(runner.model, runner.tokenizer, data.table, batch, data.splice, max_new_tokens,
-                                      runner.device)
+                                      runner.device, first_tokens)
             advance(len(batch))
         return texts
 
@@ -142,7 +143,8 @@ def score_mode(runner: Runner, data: EvalSet, normalisation: str) -> ModeResult:
             batch = collate(data.table, np.array([i]), pad, prompt_only=True, multiple=1)  # the prompt ends at T-1
             batch = {k: v.to(runner.device) for k, v in batch.items()}
             summed, mean = score_candidates(runner.model, batch["input_ids"], batch["slot_pos"], batch["slot_items"],
-                                            data.splice, answer_token_ids(runner.tokenizer, answers), pad)
+                                            data.splice, answer_token_ids(runner.tokenizer, answers), pad,
+                                            batch["user_pos"], batch.get("user_state"))
             rows.append((summed.numpy(), mean.numpy()))
             advance()
         return rows

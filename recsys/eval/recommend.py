@@ -18,6 +18,7 @@ from recsys.llm.batches import collate
 from recsys.llm.model import load_llara
 from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout
+from recsys.llm.sr_signals import with_user_states
 from recsys.prompts.encode import encode_examples
 from recsys.prompts.templates import VARIANTS, item_names, render_answer
 
@@ -65,8 +66,11 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
                          f"candidates, got {len(candidate_ids)}")
     row = pa.table({"example_id": [0], "user_id": [0], "history": [history_ids[-card.max_len:]],
                     "candidates": [candidate_ids], "target": [candidate_ids[0]]})
-    table = encode_examples(row, titles, tokenizer, card.domain, card.variant, bool(card.index_letters))
+    table = encode_examples(row, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
+                            user=bool(card.user_dim))
     splice = VARIANTS[card.variant].spliced
+    if card.user_dim and splice:  # the SR model's state of the typed history, for the user token
+        table = with_user_states(table, Path(card.sr_model))
     if card.readout_ids:
         ids = card.readout_ids[:len(candidate_ids)] if card.readout == "letters" else card.readout_ids
         scores = choice_scores(model, table, np.array([0]), Readout(card.readout, tuple(ids)), splice,
@@ -78,7 +82,7 @@ def recommend(model_dir: Path, history: list[str], candidates: list[str] | None,
                                                       prompt_only=True, multiple=1).items()}
         answers = answer_token_ids(tokenizer, [render_answer(names[c], None) for c in candidate_ids])
         scores = score_candidates(model, batch["input_ids"], batch["slot_pos"], batch["slot_items"], splice, answers,
-                                  tokenizer.pad_token_id)[0].numpy()
+                                  tokenizer.pad_token_id, batch["user_pos"], batch.get("user_state"))[0].numpy()
         what = "summed log-likelihood"
     order = np.argsort(-scores, kind="stable")
     return what, [(candidate_ids[i], titles[candidate_ids[i]], float(scores[i])) for i in order]

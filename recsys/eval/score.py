@@ -22,15 +22,16 @@ def answer_token_ids(tokenizer, answers: list[str]) -> list[list[int]]:
 @torch.no_grad()
 def score_candidates(
     model: Llara, prompt_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool,
-    answers: list[list[int]], pad_id: int,
+    answers: list[list[int]], pad_id: int, user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed, mean) log-probability of each of the K answers after one prompt, on the CPU.
 
-    prompt_ids [1, T], unpadded; slot_pos, slot_items [1, S] (on the model's device); answers: K token lists.
+    prompt_ids [1, T], unpadded; slot_pos, slot_items [1, S] (on the model's device); answers: K token lists;
+    user_pos [1], user_state [1, d]: the user slot, where the prompt has one.
     Returns two [K] tensors.
     """
     device = prompt_ids.device
-    embeds = model.embed(prompt_ids, slot_pos, slot_items, splice)  # [1, T, H]
+    embeds = model.embed(prompt_ids, slot_pos, slot_items, splice, user_pos, user_state)  # [1, T, H]
     prefix = model.lm(inputs_embeds=embeds, use_cache=True)
     k, width = len(answers), max(len(a) for a in answers)
     tokens = torch.full((k, width), pad_id, dtype=torch.long)

@@ -32,6 +32,8 @@ def collate(
     multiple: int = WIDTH_MULTIPLE,
 ) -> dict[str, torch.Tensor]:
     """Pad the chosen rows: input_ids/attention_mask/labels [B, T], slot_pos/slot_items [B, S] (-1 = none),
+    user_pos [B] (the user slot, -1 = none) and, where the table carries them (recsys.llm.sr_signals), the
+    SR model's states of the histories, user_state [B, d];
     answer_pos [B] (the position whose output predicts the first answer token), choice_pos [B, K] (each
     candidate's item token: the last K slots) and target_index [B] (the target's column, the listwise label).
 
@@ -40,8 +42,9 @@ def collate(
     T is rounded up to `multiple`: a few distinct shapes instead of one per length, which keeps the
     CPU allocator's fragmentation and oneDNN's per-shape kernel cache from growing the process for ever.
     """
-    rows = table.take(pa.array(indices)).select(
-        ["input_ids", "answer_start", "slot_positions", "slot_items", "candidates", "target"]).to_pydict()
+    taken = table.take(pa.array(indices))
+    rows = taken.select(["input_ids", "answer_start", "slot_positions", "slot_items", "user_position", "candidates",
+                         "target"]).to_pydict()
     ids = [seq[:start] for seq, start in zip(rows["input_ids"], rows["answer_start"])] if prompt_only else rows["input_ids"]
     width = -(-max(len(x) for x in ids) // multiple) * multiple
     slots = max(len(x) for x in rows["slot_positions"]) or 1
@@ -52,6 +55,7 @@ def collate(
     slot_pos = torch.full((batch, slots), -1, dtype=torch.long)
     slot_items = torch.full((batch, slots), -1, dtype=torch.long)
     answer_pos = torch.zeros(batch, dtype=torch.long)
+    user_pos = torch.full((batch,), -1, dtype=torch.long)
     k = len(rows["candidates"][0])
     choice_pos = torch.zeros((batch, k), dtype=torch.long)
     for b, (seq, start, pos, items) in enumerate(
@@ -64,8 +68,14 @@ def collate(
         slot_pos[b, : len(pos)] = torch.tensor(pos) + shift
         slot_items[b, : len(items)] = torch.tensor(items)
         answer_pos[b] = shift + start - 1
+        if rows["user_position"][b] >= 0:
+            user_pos[b] = shift + rows["user_position"][b]
         choice_pos[b] = torch.tensor(pos[-k:]) + shift
     target_index = torch.tensor([c.index(t) for c, t in zip(rows["candidates"], rows["target"])], dtype=torch.long)
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
-            "slot_pos": slot_pos, "slot_items": slot_items, "answer_pos": answer_pos, "choice_pos": choice_pos,
-            "target_index": target_index}
+    out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+           "slot_pos": slot_pos, "slot_items": slot_items, "user_pos": user_pos, "answer_pos": answer_pos,
+           "choice_pos": choice_pos, "target_index": target_index}
+    if "user_state" in table.column_names:
+        states = taken.column("user_state").combine_chunks()  # fixed-size lists of d floats
+        out["user_state"] = torch.from_numpy(states.flatten().to_numpy().reshape(len(states), -1).copy())  # [B, d]
+    return out

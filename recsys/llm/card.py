@@ -29,6 +29,7 @@ class ModelCard:
     readout: str  # how one forward pass scores the candidates (recsys.llm.readout)
     readout_ids: list[int]  # the tokens it reads
     item_dim: int
+    user_dim: int  # size of the SR state the user token projects; 0: no user token
     hidden_size: int
     lora: dict
     train: dict

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -38,13 +39,13 @@ from recsys.llm.precision import autocast_dtype, weights_dtype
 from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout, missing_readout
 from recsys.llm.schedule import draw_task
-from recsys.llm.teacher import teacher_logits
+from recsys.llm.sr_signals import prompt_table, teacher_logits
 from recsys.metrics import ndcg_at_k, target_rank
 from recsys.progress import Steps
-from recsys.prompts.shards import read_all, read_manifest
+from recsys.prompts.shards import read_manifest
 from recsys.prompts.templates import VARIANTS, trained_variant
 
-LOG_FIELDS = ["step", "loss", "answer", "listwise", "distill", "lr", "p_hard", "task", "prompts", "tokens", "seconds"]
+LOG_FIELDS = ["step", "loss", "answer", "listwise", "distill", "letters", "lr", "p_hard", "task", "prompts", "tokens", "seconds"]
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,23 @@ class Trainer:
         self.manifest = read_manifest(inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
+        self.letters = Readout.from_manifest("letters", self.manifest)
+        if self.objective.letter_weight and self.letters is None:
+            raise InputError("train.letter_weight", "the letter term needs prompts with index letters "
+                             "(prompts.index_letters: true), or set it to 0")
+        self.variant = trained_variant(train.schedule, train.hard_variant)
+        self.shards = training_tables(inputs, self.variant, self.manifest)
+        user_dim = _user_dim(self.shards[self.variant])
         self.device = ranks.device()
         self.dtype = autocast_dtype(train.precision, self.device)
         self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
                                                  train.gradient_checkpointing, self.device,
-                                                 weights_dtype(llm_dtype, self.device))
+                                                 weights_dtype(llm_dtype, self.device), user_dim)
         self.model.train()
         read_manifest(inputs.prompts, self.tokenizer)  # prompts made for this base model's item tokens
-        self.loss = TrainingLoss(self.model, self.objective, self.readout).to(self.device)
+        self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(self.loss, find_unused_parameters=True, broadcast_buffers=False)
-        self.variant = trained_variant(train.schedule, train.hard_variant)
-        self.shards = {task: read_all(inputs.prompts / "train" / task) for task in {"text", self.variant}}
-        if self.shards["text"].num_rows == 0:
-            raise InputError(str(inputs.prompts / "train"), "no training prompts (run `recsys materialize`)")
         self.teacher = teacher_logits(inputs.sr_model, self.shards["text"]) if self.objective.distill_weight else None
         self.lengths = np.diff(self.shards["text"].column("input_ids").combine_chunks().offsets.to_numpy())
         self.batches = MicroBatches(self.lengths, train.batch_size, train.seed)
@@ -125,6 +129,7 @@ class Trainer:
         self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
         self.start = load_checkpoint(checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
         self.log = StepLog(checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
+        self._val = None
 
     def step(self, step: int) -> dict:
         """One optimiser step: its task, its micro-batches, clipped AdamW; -> its log row."""
@@ -167,7 +172,9 @@ class Trainer:
 
     def validate(self) -> dict:
         """Validation HR@1 and NDCG@5 of the model as it is, by its one-pass read-out (the learning curve)."""
-        table = read_all(self.inputs.prompts / "val" / self.variant)
+        if self._val is None:
+            self._val = prompt_table(self.inputs.prompts / "val" / self.variant, self.inputs.sr_model, self.manifest)
+        table = self._val
         self.model.eval()
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
             scores = choice_scores(self.model, table, np.arange(table.num_rows), self.readout,
@@ -186,6 +193,7 @@ class Trainer:
                          index_letters=self.manifest.get("index_letters"),
                          readout=self.readout.kind if self.readout else "",
                          readout_ids=list(self.readout.token_ids) if self.readout else [], item_dim=int(table_shape[1]),
+                         user_dim=_user_dim(self.shards[self.variant]),
                          hidden_size=self.model.lm.config.hidden_size, lora=asdict(self.lora),
                          train=asdict(self.train), steps=self.steps, examples=len(self.lengths),
                          fingerprint=self.fingerprint)
@@ -227,14 +235,28 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
             "tokens_per_s": tokens / seconds if seconds else 0.0, "val_hr@1": curve[-1]["val_hr@1"] if curve else None}
 
 
+def training_tables(inputs: FinetuneInputs, variant: str, manifest: dict) -> dict[str, pa.Table]:
+    """The text task's and the hard task's training prompts (the same examples, row for row)."""
+    tables = {task: prompt_table(inputs.prompts / "train" / task, inputs.sr_model, manifest)
+              for task in {"text", variant}}
+    if tables["text"].num_rows == 0:
+        raise InputError(str(inputs.prompts / "train"), "no training prompts (run `recsys materialize`)")
+    return tables
+
+
+def _user_dim(table: pa.Table) -> int:
+    """The size of the SR states a table's user slots carry (0: none)."""
+    return table.schema.field("user_state").type.list_size if "user_state" in table.column_names else 0
+
+
 def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout | None:
     """The one-pass read-out this run trains: `kind` when the objective scores candidates; with the answer loss
     alone, the index letters (the answer's first token) when the prompts have them; else none (no rank mode)."""
     if objective.reads_choices:
         readout = Readout.from_manifest(kind, manifest)
         if readout is None:
-            raise InputError("train.readout", missing_readout(kind) + " (or train.objective: answer with "
-                             "train.distill_weight: 0)")
+            raise InputError("train.readout", missing_readout(kind) + " (or train.listwise_weight, "
+                             "train.distill_weight and train.letter_weight: 0)")
         return readout
     return Readout.from_manifest("letters", manifest)
 

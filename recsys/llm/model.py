@@ -35,18 +35,22 @@ class Llara(nn.Module):
         """The causal LM itself (under peft's wrapper when there is one), for its body and its lm_head."""
         return self.lm.get_base_model() if isinstance(self.lm, PeftModel) else self.lm
 
-    def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool) -> torch.Tensor:
-        """[B, T] ids -> [B, T, H] input embeddings; text task keeps the fixed [PH] row at the slots."""
+    def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool,
+              user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, T] ids -> [B, T, H] input embeddings; text task keeps the fixed [PH] row at the slots.
+        user_pos [B] and user_state [B, d] fill the user slots (recsys.llm.behaviour)."""
         embeds = self.lm.get_input_embeddings()(input_ids)
-        return self.behaviour.splice(embeds, slot_pos, slot_items) if splice else embeds
+        return self.behaviour.splice(embeds, slot_pos, slot_items, user_pos, user_state) if splice else embeds
 
-    def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, **kwargs):
-        embeds = self.embed(input_ids, slot_pos, slot_items, splice)
+    def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, user_pos=None,
+                user_state=None, **kwargs):
+        embeds = self.embed(input_ids, slot_pos, slot_items, splice, user_pos, user_state)
         return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
-    def hidden_states(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool) -> torch.Tensor:
+    def hidden_states(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, user_pos=None,
+                      user_state=None) -> torch.Tensor:
         """[B, T] ids -> the last layer's hidden states [B, T, H] (no projection to the vocabulary)."""
-        embeds = self.embed(input_ids, slot_pos, slot_items, splice)
+        embeds = self.embed(input_ids, slot_pos, slot_items, splice, user_pos, user_state)
         return self.causal.model(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
 
     def answer_token_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -65,8 +69,10 @@ class Llara(nn.Module):
         """hidden [B, T, H] -> [B, K]: the one-pass score of every candidate (see recsys.llm.readout)."""
         return readout.logits(self.causal.lm_head, hidden, answer_pos, choice_pos)
 
-    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, splice: bool, **_) -> torch.Tensor:
-        return self.answer_token_loss(self.hidden_states(input_ids, attention_mask, slot_pos, slot_items, splice), labels)
+    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, splice: bool, user_pos=None,
+                    user_state=None, **_) -> torch.Tensor:
+        hidden = self.hidden_states(input_ids, attention_mask, slot_pos, slot_items, splice, user_pos, user_state)
+        return self.answer_token_loss(hidden, labels)
 
 
 def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
@@ -80,27 +86,29 @@ def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
 
 def build_llara(base: Path, item_embeddings: Path, items: Path, lora: LoraParams, seed: int,
                 gradient_checkpointing: bool = False, device: torch.device = torch.device("cpu"),
-                dtype: torch.dtype = torch.float32) -> tuple[Llara, object]:
+                dtype: torch.dtype = torch.float32, user_dim: int = 0) -> tuple[Llara, object]:
     """A fresh LLaRA to train on `device`: frozen base in `dtype` + fp32 LoRA (peft keeps adapters in fp32), and
-    a projector initialised from `seed` alone."""
+    projectors initialised from `seed` alone (a user projector over `user_dim`-sized SR states when not 0)."""
     table = load_item_embeddings(item_embeddings, items)
     torch.manual_seed(seed)
     lm, tokenizer = load_base(base, device, dtype)
     if gradient_checkpointing:
         lm.gradient_checkpointing_enable()
         lm.enable_input_require_grads()
-    return Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, seed)).to(device), tokenizer
+    return Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, seed,
+                                                                 user_dim)).to(device), tokenizer
 
 
 def save_llara(model: Llara, out: Path, card: ModelCard) -> None:
-    """adapter/ (peft format), projector.safetensors and the model card, everything load_llara needs."""
+    """adapter/ (peft format), projector.safetensors (the item and user projectors) and the model card, everything
+    load_llara needs."""
     model.lm.save_pretrained(out / "adapter", safe_serialization=True)
     # peft keeps target_modules as a set and writes it in hash order, which differs between processes
     config_path = out / "adapter" / "adapter_config.json"
     config = json.loads(config_path.read_text())
     config.update({k: sorted(config[k]) for k in ("target_modules", "exclude_modules") if isinstance(config.get(k), list)})
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    projector = {k: v.detach().cpu().contiguous() for k, v in model.behaviour.projector.state_dict().items()}
+    projector = {k: v.detach().cpu().contiguous() for k, v in model.behaviour.state_dict().items()}
     save_file(projector, out / "projector.safetensors")
     card.write(out)
 
@@ -120,9 +128,9 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
         raise InputError(str(directory / "adapter"), f"not a LoRA adapter for this base model "
                          f"({str(err).splitlines()[0][:200]})") from None
     table = load_item_embeddings(Path(card.sr_model) / "item_embeddings.safetensors", Path(card.items))
-    behaviour = BehaviourTokens(table, card.hidden_size)
+    behaviour = BehaviourTokens(table, card.hidden_size, card.user_dim)
     try:
-        behaviour.projector.load_state_dict(load_file(directory / "projector.safetensors"))
+        behaviour.load_state_dict(load_file(directory / "projector.safetensors"))
     except (RuntimeError, OSError, SafetensorError) as err:
         raise InputError(str(directory / "projector.safetensors"),
                          f"does not fit the item table ({str(err).splitlines()[0]})") from None

@@ -7,7 +7,8 @@ import pyarrow as pa
 from transformers import PreTrainedTokenizerBase
 
 from recsys.errors import InputError
-from recsys.prompts.templates import INDEX_LETTERS, VARIANTS, index_letters, item_names, render_answer, render_prompt
+from recsys.prompts.templates import (INDEX_LETTERS, USER_SLOT, VARIANTS, index_letters, item_names, render_answer,
+                                      render_prompt)
 
 
 def single_token_id(tokenizer: PreTrainedTokenizerBase, text: str) -> int | None:
@@ -45,14 +46,17 @@ def encode_examples(
     domain: str,
     variant: str,
     letters: bool,
+    user: bool = False,
 ) -> pa.Table:
     """One shard-schema row per example of `rows` (example_id, user_id, history, candidates, target).
 
     The answer is tokenised on its own and appended, so the prompt/answer boundary is exact and the
     loss can mask the prompt explicitly; it ends in EOS so the model learns where to stop. With
-    index letters, the answer's first token is the target's letter (checked).
+    index letters, the answer's first token is the target's letter (checked). `user_position` is the
+    user slot's position (-1 where the prompt has none).
     """
     token_id = tokenizer.convert_tokens_to_ids(VARIANTS[variant].item_token)
+    user_id = tokenizer.convert_tokens_to_ids(USER_SLOT)
     names = item_names(variant, titles)
     histories = rows.column("history").to_pylist()
     candidates = rows.column("candidates").to_pylist()
@@ -60,14 +64,14 @@ def encode_examples(
     k = len(candidates[0]) if candidates else 0
     letter_ids = letter_token_ids(tokenizer, k) if letters and k else []
     prompts = [
-        render_prompt(domain, [names[i] for i in h], [names[i] for i in c], variant, letters)
+        render_prompt(domain, [names[i] for i in h], [names[i] for i in c], variant, letters, user)
         for h, c in zip(histories, candidates)
     ]
     answers = [render_answer(names[t], index_letters(k)[c.index(t)] if letters else None)
                for t, c in zip(targets, candidates)]
     prompt_ids = tokenizer(prompts, add_special_tokens=True).input_ids
     answer_ids = tokenizer(answers, add_special_tokens=False).input_ids
-    input_ids, starts, positions, slot_items = [], [], [], []
+    input_ids, starts, positions, slot_items, user_positions = [], [], [], [], []
     for p, a, h, c, t in zip(prompt_ids, answer_ids, histories, candidates, targets):
         if letters and a[0] != letter_ids[c.index(t)]:
             raise ValueError(f"answer {tokenizer.decode(a)!r} does not start with its index letter's token")
@@ -76,6 +80,10 @@ def encode_examples(
         items = h + c
         if len(slots) != len(items):
             raise ValueError(f"{len(slots)} item tokens for {len(items)} items: a title contains an item token?")
+        user_at = np.flatnonzero(ids == user_id)
+        if len(user_at) > 1:
+            raise ValueError(f"{len(user_at)} user tokens in one prompt: a title contains {USER_SLOT}?")
+        user_positions.append(int(user_at[0]) if len(user_at) else -1)
         input_ids.append(ids)
         starts.append(len(p))
         positions.append(slots)
@@ -89,6 +97,7 @@ def encode_examples(
             "answer_start": pa.array(starts, pa.int32()),
             "slot_positions": positions,
             "slot_items": slot_items,
+            "user_position": pa.array(user_positions, pa.int32()),
             "history": rows.column("history"),
             "candidates": rows.column("candidates"),
             "target": rows.column("target"),

@@ -93,6 +93,7 @@ def materialize(
     manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k, "max_len": max_len,
                       "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
                       "index_letters": letters, "readout_token": single_token_id(tokenizer, READOUT_TOKEN),
+                      "user_token": params.user_token,
                       "splits": {}}
     total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)
     with Progress(disable=not progress) as bar:
@@ -103,7 +104,8 @@ def materialize(
             for index, start in enumerate(range(0, table.num_rows, params.shard_rows)):
                 chunk = table.slice(start, params.shard_rows)
                 for variant in VARIANTS:
-                    shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters)
+                    shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters,
+                                            params.user_token)
                     sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N] tokens
                     check_context(shard, sizes, context, f"{split}/{variant}")
                     write_shard(out / split / variant, index, shard)

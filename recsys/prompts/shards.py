@@ -20,6 +20,7 @@ SCHEMA = pa.schema(
         ("answer_start", pa.int32()),  # first answer token; labels cover input_ids[answer_start:]
         ("slot_positions", pa.list_(pa.int32())),  # where the item tokens sit in input_ids
         ("slot_items", pa.list_(pa.int32())),  # the item each item token stands for
+        ("user_position", pa.int32()),  # where the user's slot sits in input_ids; -1: no user slot
         ("history", pa.list_(pa.int32())),  # the user's items in the prompt, oldest first (the teacher reads it)
         ("candidates", pa.list_(pa.int32())),
         ("target", pa.int32()),

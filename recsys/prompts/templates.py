@@ -5,6 +5,9 @@ A prompt variant says how each item appears (the paper's RQ2): `text` is the tit
 [PH] placeholder after it, `hybrid` the title with an [EMB] slot that carries the projected SR
 embedding, `behaviour` the slot alone, `id` a numerical index ("item 14") with the placeholder.
 Every item ends in its item token, so each candidate has one position that has read it whole.
+With the user token (prompts.user_token), a behavioural prompt opens with "This user's behaviour:
+[USR]." whose input embedding is the SR model's own state of the history the prompt shows: the
+vector it scores candidates with, which no item token carries.
 
 With index letters (LlamaRec's verbalizer), candidate k is introduced by the k-th capital letter
 ("A. Toy Story (1995)[EMB] B. Heat (1995)[EMB] ...") and the answer starts with the target's
@@ -25,7 +28,9 @@ import yaml
 
 PLACEHOLDER = "[PH]"  # text-only prompts: a fixed token after each title
 SLOT = "[EMB]"  # behavioural slot: its input embedding becomes the projected SR embedding
-ITEM_TOKENS = (PLACEHOLDER, SLOT)
+USER_SLOT = "[USR]"  # the user's slot: its input embedding becomes the projected SR sequence state
+ITEM_TOKENS = (PLACEHOLDER, SLOT, USER_SLOT)  # the tokens fetch-model adds to the base model's vocabulary
+USER_PHRASE = f"This user's behaviour: {USER_SLOT}. "
 INDEX_LETTERS = string.ascii_uppercase
 READOUT_TOKEN = " Yes"  # read at each candidate's item token by the `slot` read-out: "is this the next item?"
 
@@ -75,16 +80,19 @@ def render_item(name: str, variant: Variant) -> str:
     return (name if variant.shows_name else "") + variant.item_token
 
 
-def render_prompt(domain: str, history: list[str], candidates: list[str], variant: str, letters: bool) -> str:
-    """The prompt up to and including "The answer is"; the answer follows after one space."""
+def render_prompt(domain: str, history: list[str], candidates: list[str], variant: str, letters: bool,
+                  user: bool = False) -> str:
+    """The prompt up to and including "The answer is"; the answer follows after one space. `user` opens a
+    behavioural prompt with the user's slot (text and id prompts carry no behaviour, so no user slot)."""
     spec = VARIANTS[variant]
     if letters:  # the letter separates candidates, so no comma is spent between them
         shown = " ".join(f"{letter}. {render_item(name, spec)}" for letter, name in zip(index_letters(len(candidates)),
                                                                                        candidates))
     else:
         shown = ", ".join(render_item(name, spec) for name in candidates)
-    return templates()[domain].format(history=", ".join(render_item(name, spec) for name in history),
-                                      candidates=shown, n=len(candidates))
+    opening = USER_PHRASE if user and spec.spliced else ""
+    return opening + templates()[domain].format(history=", ".join(render_item(name, spec) for name in history),
+                                                candidates=shown, n=len(candidates))
 
 
 def render_answer(name: str, letter: str | None) -> str:
