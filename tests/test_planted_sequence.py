@@ -105,7 +105,7 @@ def planted_sequences(root: Path) -> Path:
     return root
 
 
-TRAIN = TrainParams(schedule="direct", answer_weight=0.0, distill_weight=0.0, letter_weight=0.0, max_steps=60,
+TRAIN = TrainParams(schedule="direct", answer_weight=0.0, distill_weight=0.0, letter_weight=0.0, max_steps=80,
                     batch_size=16, grad_accum=1, lr=2e-3, warmup_ratio=0.0, eval_points=0, checkpoint_every=1000)
 
 

@@ -12,9 +12,13 @@ from torch import nn
 
 
 class Projector(nn.Module):
-    def __init__(self, item_dim: int, hidden_size: int):
+    """`normalise` puts a LayerNorm before the MLP: SR states come at each backbone's own scale (SASRec's after
+    its final LayerNorm, GRU4Rec's tanh-bounded), item tables all at a small initialisation's."""
+
+    def __init__(self, item_dim: int, hidden_size: int, normalise: bool = False):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(item_dim, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size))
+        layers = [nn.LayerNorm(item_dim)] if normalise else []
+        self.net = nn.Sequential(*layers, nn.Linear(item_dim, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size))
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:  # [..., d] -> [..., H]
         return self.net(items)
@@ -27,7 +31,7 @@ class BehaviourTokens(nn.Module):
         super().__init__()
         self.register_buffer("item_table", item_table.float(), persistent=False)
         self.projector = Projector(item_table.shape[1], hidden_size)
-        self.user_projector = Projector(user_dim, hidden_size) if user_dim else None
+        self.user_projector = Projector(user_dim, hidden_size, normalise=True) if user_dim else None
 
     def splice(self, token_embeds: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor,
                user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None) -> torch.Tensor:
