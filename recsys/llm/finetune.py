@@ -94,7 +94,7 @@ class Trainer:
         if train.grad_accum % ranks.world:
             raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over "
                              f"{ranks.world} processes")
-        self.inputs, self.lora, self.train, self.ranks, self.checkpoints = inputs, lora, train, ranks, checkpoints
+        self.inputs, self.lora, self.train, self.ranks = inputs, lora, train, ranks
         self.manifest = read_manifest(inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
@@ -123,8 +123,10 @@ class Trainer:
         self.fingerprint = _fingerprint(asdict(train), asdict(lora), str(inputs.base), str(inputs.sr_model),
                                         self.manifest, llm_dtype)
         self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
-        self.start = load_checkpoint(checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
-        self.log = StepLog(checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
+        # one folder per run: a run with other params never overwrites (or truncates the log of) another's
+        self.checkpoints = Path(checkpoints) / self.fingerprint
+        self.start = load_checkpoint(self.checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
+        self.log = StepLog(self.checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
 
     def step(self, step: int) -> dict:
         """One optimiser step: its task, its micro-batches, clipped AdamW; -> its log row."""
@@ -151,6 +153,7 @@ class Trainer:
         names = list(totals)
         summed = all_sum([totals[n] for n in names] + [len(self.local), prompts, tokens], self.ranks)
         count, prompts, tokens = summed[-3:]
+        _check_finite(step + 1, {n: v / count for n, v in zip(names, summed)})
         torch.nn.utils.clip_grad_norm_(self.trainable, self.train.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -227,6 +230,14 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
             "tokens_per_s": tokens / seconds if seconds else 0.0, "val_hr@1": curve[-1]["val_hr@1"] if curve else None}
 
 
+def _check_finite(step: int, losses: dict[str, float]) -> None:
+    """Stop at a NaN or infinite loss: every later step would train on it and write a broken model."""
+    if not math.isfinite(losses["loss"]):
+        parts = ", ".join(f"{name} {value:.4g}" for name, value in losses.items() if name != "loss")
+        raise InputError("train", f"non-finite loss ({losses['loss']}) at step {step} ({parts}): lower train.lr or "
+                         "check the inputs")
+
+
 def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout | None:
     """The one-pass read-out this run trains: `kind` when the objective scores candidates; with the answer loss
     alone, the index letters (the answer's first token) when the prompts have them; else none (no rank mode)."""
@@ -240,5 +251,7 @@ def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout 
 
 
 def _validation_steps(steps: int, points: int) -> set[int]:
-    """Step 0 and `points` steps spread evenly over the run, the last one included (none when points is 0)."""
+    """Step 0 and `points` steps spread evenly over the run, the last one included (none when points is 0); at
+    most one per step."""
+    points = min(points, steps)
     return {0} | {round(steps * (i + 1) / points) for i in range(points)} if points else set()
