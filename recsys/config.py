@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ def _check_value(value: Any, tp: Any, meta: dict, where: str) -> Any:
         value = float(value)
     expected = _TYPES.get(getattr(tp, "__name__", ""), tp)
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-        raise InputError(where, f"expected {expected.__name__}, got {value!r}")
+        raise InputError(where, f"expected {expected.__name__}, got {value!r}{_yaml_number_hint(value, expected)}")
     if expected is float and not math.isfinite(value):
         raise InputError(where, f"expected a finite number, got {value!r}")
     choices, bounds = meta.get("choices"), meta.get("bounds")
@@ -178,6 +179,15 @@ def _check_value(value: Any, tp: Any, meta: dict, where: str) -> Any:
     if bounds is not None and value not in bounds:
         raise InputError(where, f"expected {_NUMBER_NAMES[expected]} {bounds}, got {value!r}")
     return value
+
+
+def _yaml_number_hint(value: Any, expected: type) -> str:
+    """YAML 1.1 reads 1e-4 and 1.0e30 as text (a float needs a dot and a signed exponent): say how to write it."""
+    match = re.fullmatch(r"([-+]?\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)", value.strip()) if isinstance(value, str) else None
+    if expected is not float or not match:
+        return ""
+    whole, fraction, sign, exponent = match.groups()
+    return f" (YAML reads {value} as text: write {whole}.{fraction or '0'}e{sign or '+'}{exponent})"
 
 
 def build(cls: type, values: dict, where: str) -> Any:

@@ -60,6 +60,10 @@ def test_range_reads_as_it_checks(bounds, text, inside, outside):
     ("train", {"warmup_ratio": 1.5}, "params.yaml: train.warmup_ratio: expected a number in [0, 1], got 1.5"),
     ("train", {"max_steps": 0}, "params.yaml: train.max_steps: expected an integer >= 1, got 0"),
     ("train", {"lr": float("nan")}, "params.yaml: train.lr: expected a finite number, got nan"),
+    ("train", {"lr": "1e-4"}, "params.yaml: train.lr: expected float, got '1e-4' (YAML reads 1e-4 as text: write "
+                              "1.0e-4)"),
+    ("train", {"lr": "2.5e3"}, "params.yaml: train.lr: expected float, got '2.5e3' (YAML reads 2.5e3 as text: write "
+                               "2.5e+3)"),
     ("lora", {"r": 0}, "params.yaml: lora.r: expected an integer >= 1, got 0"),
     ("lora", {"dropout": 1}, "params.yaml: lora.dropout: expected a number in [0, 1), got 1.0"),
     ("lora", {"target_modules": ["q_proj", 3]}, "params.yaml: lora.target_modules[1]: expected str, got 3"),
@@ -87,6 +91,12 @@ def test_a_yaml_error_is_one_line_with_file_line_and_column(tmp_path, text, expe
     assert str(err.value) == f"{path}{expected}"
     result = run_cli("finetune", "--params", str(path))
     assert result.exit_code == 2 and result.stderr == f"error: {path}{expected}\n"
+
+
+def test_the_written_form_the_hint_suggests_is_a_yaml_float():
+    import yaml
+
+    assert yaml.safe_load("[1.0e-4, 2.5e+3]") == [1e-4, 2500.0] and yaml.safe_load("2.5e3") == "2.5e3"
 
 
 def test_a_set_value_that_is_not_yaml(tmp_path):
