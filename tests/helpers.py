@@ -75,7 +75,8 @@ def link_project(workspace: Path, root: Path) -> Path:
                         (layout.sr_model("toy", "sasrec", root), "sr"), (layout.prompts("toy", "tiny", root), "prompts")):
         place.parent.mkdir(parents=True, exist_ok=True)
         place.symlink_to(workspace / name)
-    return write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(workspace), llm={"name": "tiny"},
+    return write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(workspace), llm={"name": "tiny", "dtype": "auto"},
+                        sr={"model": "sasrec"},
                         lora={"r": 2, "alpha": 4},
                         train={"max_steps": 2, "batch_size": 2, "grad_accum": 1, "precision": "fp32",
                                "checkpoint_every": 1, "eval_points": 1},
