@@ -1,4 +1,5 @@
-"""Atomic output directories and small JSON files, so a failed stage never leaves half an output."""
+"""Atomic output directories, small JSON files and checked Parquet columns, so a failed stage never leaves half an
+output and a missing input is named."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ import shutil
 import socket
 from pathlib import Path
 from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from recsys.errors import InputError
 
 # Kept when atomic_dir replaces a directory: DVC writes and commits one inside a stage's output folder.
 KEPT = ".gitignore"
@@ -85,3 +91,19 @@ def write_json(path: Path, obj: object) -> None:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def read_column(path: Path, name: str) -> list:
+    """One column of a Parquet file as a list; a missing or unreadable file or a missing column is an InputError
+    naming the file and the column."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "file not found (run `recsys prepare`)")
+    try:
+        names = pq.read_schema(path).names
+        if name not in names:
+            raise InputError(str(path), f"missing column {name!r} (it has {', '.join(names) or 'none'}; "
+                             "re-run `recsys prepare`)")
+        return pq.read_table(path, columns=[name]).column(name).to_pylist()
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(str(path), f"not a readable Parquet file ({str(err).splitlines()[0]})") from None

@@ -35,7 +35,8 @@ def llara(dataset: str, model: str, root: Path = Path(".")) -> Path:
 
 
 def checkpoints(dataset: str, model: str, root: Path = Path(".")) -> Path:
-    """Resumable fine-tuning state, outside DVC's outputs so a rerun after a crash can resume."""
+    """Resumable fine-tuning state, outside DVC's outputs so a rerun after a crash can resume: one folder per run
+    in it, named by the run's fingerprint (recsys.llm.finetune.Trainer), so runs with other params keep theirs."""
     return root / "checkpoints" / "finetune" / dataset / model
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
 from pathlib import Path
 
+import click
 import typer
 
 from recsys.config import SECTIONS, load_params, section
 from recsys.errors import InputError
 
+DEBUG = "RECSYS_DEBUG"  # set to 1 for the traceback of an unexpected failure
 ParamsOption = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 SetOption = typer.Option(
     [], "--set", metavar="KEY=VALUE", help="override a param for this run, e.g. --set data.seed=7 (repeatable)"
@@ -32,11 +35,19 @@ def _terminated(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _one_line(err: Exception) -> str:
+    """`Type: first line of the message`, or the type alone when there is no message."""
+    first = next(iter(str(err).strip().splitlines()), "")
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
 def reports_bad_input(command):
-    """Bad input ends in one line on stderr and exit status 2, not a traceback.
+    """Bad input ends in one line on stderr and exit status 2, not a traceback; any other failure in one line
+    and exit status 1 (under `dvc repro` too), with the traceback only when RECSYS_DEBUG=1 is set.
 
     SIGTERM, which would kill the process outright, becomes SystemExit(143) while the stage runs, so
-    its cleanup (atomic_dir's temporary folder, the scratch directory) runs as for any error.
+    its cleanup (atomic_dir's temporary folder, the scratch directory) runs as for any error. Ctrl-C and
+    exits pass through unchanged.
     """
 
     @functools.wraps(command)
@@ -47,6 +58,13 @@ def reports_bad_input(command):
         except InputError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, click.ClickException):  # a command's own exit status or usage error
+            raise
+        except Exception as err:
+            if os.environ.get(DEBUG) == "1":
+                raise
+            typer.echo(f"error: {_one_line(err)} (set {DEBUG}=1 for the traceback)", err=True)
+            raise typer.Exit(1) from None
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 

@@ -10,7 +10,7 @@ import typer
 from rich import print as rprint
 
 from recsys import layout
-from recsys.config import EvalParams, describe
+from recsys.config import EvalParams, dataset_spec, describe
 from recsys.eval.evaluate import evaluate
 from recsys.distributed import init_ranks
 from recsys.errors import InputError
@@ -35,7 +35,8 @@ def command(
                                    "projector, text prompts [output default: metrics/<dataset>/zero-shot]"),
     out: Optional[Path] = typer.Option(None, help="output directory [default: metrics/<dataset>/<sr-model>]"),
 ) -> None:
-    data, llm, sr, evaluation, _ = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
+    data, llm, sr, evaluation, params = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
+    dataset_spec(params, data, str(params_file))  # an unknown data.dataset is named, not a missing prompts folder
     if zero_shot and model is not None:
         raise InputError("--zero-shot", "evaluates the base model, so it takes no --model")
     out = out or layout.metrics(data.dataset, layout.ZERO_SHOT if zero_shot else sr.model)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys import layout
-from recsys.eval.recommend import recommend
+from recsys.eval.recommend import rank_candidates, read_request
 from stages.common import ParamsOption, SetOption, read_sections, reports_bad_input
 
 
@@ -25,10 +25,16 @@ def command(
     k: Optional[int] = typer.Option(None, help="candidates to sample when none are given [default: data.n_candidates]"),
     seed: int = typer.Option(0, help="seed for sampling candidates"),
 ) -> None:
-    """Rank candidates for a history of titles with a fine-tuned LLaRA, printing their scores."""
+    """Rank candidates for a history of titles with a fine-tuned LLaRA, printing the titles matched and their scores."""
     data, sr, _ = read_sections(params_file, overrides, "data", "sr")
-    what, ranked = recommend(model or layout.llara(data.dataset, sr.model), history, candidate,
-                             k or data.n_candidates, seed)
+    request = read_request(model or layout.llara(data.dataset, sr.model), history, candidate, k or data.n_candidates,
+                           seed)
+    for line in request.matches():
+        typer.echo(line)
+    typer.echo(f"candidates: {request.chosen}")
+    for warning in request.warnings():
+        typer.echo(f"warning: {warning}", err=True)
+    what, ranked = rank_candidates(request)
     table = Table("rank", "item_id", "title", what)
     for rank, (item, title, score) in enumerate(ranked, 1):
         table.add_row(str(rank), str(item), title, f"{score:.4f}")

@@ -91,3 +91,21 @@ def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:
                            VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size=50)
     candidates = np.array(table.column("candidates").to_pylist())
     return float(np.mean(candidates[np.arange(len(scores)), scores.argmax(1)] == table.column("target").to_numpy()))
+
+
+def link_project(workspace: Path, root: Path) -> Path:
+    """A project folder whose layout places (recsys.layout) link to the workspace fixture's artifacts, with a
+    params.yaml for a two-step run on the tiny Llama: run there, the stage commands find their inputs as under
+    `dvc repro`. -> its params.yaml"""
+    from recsys import layout
+
+    for place, name in ((layout.prepared("toy", root), "prepared"), (layout.base_model("tiny", root), "base"),
+                        (layout.sr_model("toy", "sasrec", root), "sr"), (layout.prompts("toy", "tiny", root), "prompts")):
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.symlink_to(workspace / name)
+    return write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(workspace), llm={"name": "tiny", "dtype": "auto"},
+                        sr={"model": "sasrec"},
+                        lora={"r": 2, "alpha": 4},
+                        train={"max_steps": 2, "batch_size": 2, "grad_accum": 1, "precision": "fp32",
+                               "checkpoint_every": 1, "eval_points": 1},
+                        eval={"max_new_tokens": 4, "precision": "fp32"})

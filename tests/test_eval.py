@@ -132,6 +132,12 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     args = json.loads((model_dir / "finetune.json").read_text())
     assert args["variant"] == "hybrid" and args["index_letters"] == json.loads(
         (workspace / "prompts" / "manifest.json").read_text())["index_letters"]
+    from safetensors.torch import load_file, save_file
+
+    projector = model_dir / "projector.safetensors"  # a whole model of a 31-item data set: card and projector agree
+    tensors = {name: t.clone() for name, t in load_file(projector).items()}
+    run = {"fingerprint": args["fingerprint"], "n_items": 31, "item_dim": args["item_dim"]}
+    save_file(tensors, projector, metadata={"llara_run": json.dumps(run)})
     (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
     with pytest.raises(InputError, match="trained on 31 items, the data has 30"):
         evaluate(model_dir, workspace / "prompts", workspace / "prepared", None, params, tmp_path, progress=False)

@@ -209,12 +209,13 @@ def test_kill_9_then_resume_reaches_the_same_weights(workspace):
         "from test_finetune import run_finetune; from recsys.config import TrainParams\n"
         f"run_finetune(Path({str(workspace)!r}), 'killed', TrainParams(**{train.__dict__!r}))\n"
     )
-    state = workspace / "killed-ckpt" / "last" / "state.json"
+    checkpoints = workspace / "killed-ckpt"  # holds one folder per run, named by its fingerprint
     process = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
-    while not state.exists() and process.poll() is None:
+    while not list(checkpoints.glob("*/last/state.json")) and process.poll() is None:
         time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    (state,) = checkpoints.glob("*/last/state.json")
     killed_at = json.loads(state.read_text())["step"]
     assert 1 <= killed_at < 30  # it really died mid-run
     run_finetune(workspace, "killed", train)

@@ -72,4 +72,35 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
     assert (tmp_path / "reports" / "toy-test.png").is_file()
     ranked = run(["recsys", "recommend", "--model", "models/llara/toy/sasrec", "--history", "Film 3",
                   "--history", "film 10", "--k", "4"], tmp_path).stdout
-    assert ranked.count("Film") == 4
+    assert "--history 'film 10' -> 'Film 10' (item 9)" in ranked and "candidates: 4 sampled with seed 0" in ranked
+    assert ranked.split("candidates:")[1].count("Film") == 4
+
+
+def test_a_failed_dvc_repro_of_finetune_keeps_the_previous_model(workspace, tmp_path):
+    """DVC deletes a stage's outputs before running it unless they persist: finetune's do, so a rerun that fails
+    (here on a refused param, as a NaN loss or Ctrl-C would) leaves the model of the last good run in place."""
+    from helpers import link_project
+
+    for name in ("recsys", "stages"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"finetune": stages["finetune"]}}, sort_keys=False))
+    params = link_project(workspace, tmp_path)
+    for link in [p for p in tmp_path.rglob("*") if p.is_symlink()]:  # DVC hashes plain files
+        target = link.resolve()
+        link.unlink()
+        shutil.copytree(target, link)
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"],
+                    ["dvc", "repro", "finetune"]):
+        run(command, tmp_path)
+    model = tmp_path / "models" / "llara" / "toy" / "sasrec"
+    before = {p.relative_to(model): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    assert {Path("finetune.json"), Path("projector.safetensors"), Path("train_log.csv")} <= set(before)
+    params.write_text(params.read_text().replace("batch_size: 2", "batch_size: 0"))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    failed = subprocess.run(["dvc", "repro", "finetune"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert "error: params.yaml: train.batch_size: expected an integer >= 1, got 0" in output
+    assert "Traceback" not in output
+    assert {p.relative_to(model): p.read_bytes() for p in model.rglob("*") if p.is_file()} == before

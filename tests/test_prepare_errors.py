@@ -135,16 +135,25 @@ def test_parquet_with_corrupt_pages_and_a_valid_footer(tmp_path):
     fails(tmp_path, {}, toy_dataset(tmp_path, interactions="inter.parquet"), "inter.parquet", "not a readable file")
 
 
-@pytest.mark.parametrize("ratios", [["0.8", "0.1", "0.1"], [0.8, 0.1], [0.5, 0.3, 0.1], [1.2, -0.1, -0.1],
-                                    [True, 0, 0], [float("inf"), 0, 0]])
-def test_split_ratios_must_be_three_non_negative_numbers_summing_to_one(toy_log, ratios):
-    fails(toy_log, {"split_ratios": ratios}, toy_dataset(toy_log), "data.split_ratios",
-          "expected three non-negative numbers summing to 1", repr(ratios))
+@pytest.mark.parametrize("ratios, expected", [
+    (["0.8", "0.1", "0.1"], "data.split_ratios[0]: expected float, got '0.8'"),
+    ([0.8, 0.1], "data.split_ratios: expected three non-negative numbers summing to 1 (train, val, test), got [0.8, 0.1]"),
+    ([0.5, 0.3, 0.1], "data.split_ratios: expected three non-negative numbers summing to 1"),
+    ([1.2, -0.1, -0.1], "data.split_ratios[0]: expected a number in [0, 1], got 1.2"),
+    ([True, 0, 0], "data.split_ratios[0]: expected float, got True"),
+    ([float("inf"), 0, 0], "data.split_ratios[0]: expected a finite number, got inf"),
+])
+def test_split_ratios_must_be_three_non_negative_numbers_summing_to_one(toy_log, ratios, expected):
+    fails(toy_log, {"split_ratios": ratios}, toy_dataset(toy_log), expected)
 
 
-@pytest.mark.parametrize("key, value, low", [("seed", -1, 0), ("max_title_chars", 3, 10)])
-def test_integer_params_below_their_bound(toy_log, key, value, low):
-    fails(toy_log, {key: value}, toy_dataset(toy_log), f"data.{key}", f"expected at least {low}, got {value}")
+@pytest.mark.parametrize("key, value, expected", [
+    ("seed", -1, "expected an integer in [0, 4294967295], got -1"), ("max_title_chars", 3, "expected an integer >= 10"),
+    ("n_candidates", 1, "expected an integer >= 2"), ("max_len", 0, "expected an integer >= 1, got 0"),
+    ("val_holdout", 1, "expected a number in (0, 1), got 1.0"),
+])
+def test_numeric_params_outside_their_range(toy_log, key, value, expected):
+    fails(toy_log, {key: value}, toy_dataset(toy_log), f"params.yaml: data.{key}: {expected}")
 
 
 @pytest.mark.parametrize("encoding", ["utf-9", "base64"])

@@ -22,7 +22,7 @@ from recsys.errors import InputError
 from recsys.eval.modes import EvalSet, Runner, generate_mode, rank_mode, score_mode
 from recsys.eval.paired import paired_tests
 from recsys.eval.zero_shot import zero_shot_model
-from recsys.io import write_json
+from recsys.io import read_column, write_json
 from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
 from recsys.llm.precision import autocast_dtype, weights_dtype
@@ -31,15 +31,10 @@ from recsys.llm.sr_signals import with_user_states
 from recsys.prompts.shards import read_all, read_manifest
 from recsys.prompts.templates import VARIANTS, index_letters, item_names
 
-MODES = ("rank", "generate", "score")
-
-
 def _check_compatible(card: ModelCard, tokenizer, manifest: dict, n_items: int, where: str, prompts: Path,
                       modes: list[str]) -> None:
-    """Stop when the model, the prompts and the prepared data do not belong together."""
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise InputError("eval.modes", f"unknown mode {unknown[0]!r} (expected some of {', '.join(MODES)})")
+    """Stop when the model, the prompts and the prepared data do not belong together (eval.modes' names are
+    checked as params.yaml is read)."""
     if card.n_items != n_items:
         raise InputError(where, f"trained on {card.n_items} items, the data has {n_items}")
     read_manifest(prompts, tokenizer)
@@ -71,7 +66,7 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     else:
         model, tokenizer, card = load_llara(model_dir, device, dtype)
         where = str(model_dir / "finetune.json")
-    titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
+    titles = read_column(prepared / "items.parquet", "title")
     _check_compatible(card, tokenizer, manifest, len(titles), where, prompts, params.modes)
     variant = params.variant if params.variant != "auto" else card.variant
     table = read_all(prompts / params.split / variant)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from recsys.data.candidates import sample_negatives
 from recsys.distributed import Ranks
 from recsys.errors import InputError
 from recsys.eval.match import normalise_title
 from recsys.eval.score import answer_token_ids, score_candidates
+from recsys.io import read_column
 from recsys.llm.batches import collate
+from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
 from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout
@@ -39,32 +42,78 @@ def resolve_titles(given: list[str], titles: list[str], option: str) -> list[int
     return ids
 
 
-def recommend(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int
-              ) -> tuple[str, list[tuple[int, str, float]]]:
-    """(what the score is, [(item id, title, score)] best first) for one history of titles.
+@dataclass(frozen=True)
+class Request:
+    """A history and its candidates matched against the model's catalogue, before any model is loaded."""
 
-    A model with a one-pass read-out ranks by it (one forward pass); one trained on the paper's prompts
-    with the answer loss alone, by the summed log-likelihood of each candidate's answer (eval.normalisation's default).
-    """
+    model_dir: Path
+    card: ModelCard
+    titles: list[str]  # the catalogue, index = item id
+    typed: list[str]  # the history as typed, oldest first
+    history: list[int]  # its item ids
+    typed_candidates: list[str]  # the candidates as typed (none when sampled)
+    candidates: list[int]
+    chosen: str  # how the candidates were chosen
+
+    def matches(self) -> list[str]:
+        """One line per typed title: the catalogue title it matched, so a loose match is seen."""
+        return [f"{option} {text!r} -> {self.titles[item]!r} (item {item})"
+                for option, typed, ids in (("--history", self.typed, self.history),
+                                           ("--candidate", self.typed_candidates, self.candidates))
+                for text, item in zip(typed, ids)]
+
+    def warnings(self) -> list[str]:
+        """What the prompt will not show as typed: a history longer than the model reads, a repeated title."""
+        notes = []
+        if len(self.history) > self.card.max_len:
+            notes.append(f"--history has {len(self.history)} titles, this model reads the last {self.card.max_len}: "
+                         f"the first {len(self.history) - self.card.max_len} are left out")
+        for item, count in Counter(self.history).items():
+            if count > 1:
+                typed = ", ".join(repr(t) for t, i in zip(self.typed, self.history) if i == item)
+                notes.append(f"--history names {self.titles[item]!r} {count} times ({typed}); the prompt shows each")
+        return notes
+
+
+def read_request(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int) -> Request:
+    """Match the titles against the model card's items (no model loaded: a typo costs no load) and choose the
+    candidates: the given ones, or K items outside the history sampled with `seed`, as evaluation samples them."""
     if not candidates and k < 1:
         raise InputError("--k", f"expected at least one candidate to rank, got {k}")
-    device = Ranks().device()
-    model, tokenizer, card = load_llara(model_dir, device)
-    titles = pq.read_table(card.items, columns=["title"]).column("title").to_pylist()
+    card = ModelCard.read(model_dir)
+    card.check_inputs(model_dir)
+    titles = read_column(card.items, "title")
     history_ids = resolve_titles(history, titles, "--history")
     if candidates:
         candidate_ids = resolve_titles(candidates, titles, "--candidate")
+        chosen = f"{len(candidate_ids)} given"
     else:  # K items the user has not seen, as evaluation samples them
-        seen = np.array(history_ids)
+        seen = np.unique(history_ids)
+        if k > len(titles) - len(seen):
+            raise InputError("--k", f"only {len(titles) - len(seen)} items lie outside the history, got {k}")
         drawn = sample_negatives(np.zeros(len(seen), np.int64), seen, np.zeros(1, np.int64), len(titles), k,
                                  np.random.default_rng(seed))
         candidate_ids = [int(c) for c in drawn[0]]
+        chosen = f"{k} sampled with seed {seed} among the {len(titles) - len(seen)} items outside the history"
     if len(set(candidate_ids)) != len(candidate_ids):
         raise InputError("--candidate", "a candidate is given twice")
     if card.index_letters and len(candidate_ids) > len(card.index_letters):
         raise InputError("--candidate", f"this model's index letters name at most {len(card.index_letters)} "
                          f"candidates, got {len(candidate_ids)}")
-    row = pa.table({"example_id": [0], "user_id": [0], "history": [history_ids[-card.max_len:]],
+    return Request(Path(model_dir), card, titles, list(history), history_ids, list(candidates or []), candidate_ids,
+                   chosen)
+
+
+def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]]:
+    """(what the score is, [(item id, title, score)] best first) for the request's candidates.
+
+    A model with a one-pass read-out ranks by it (one forward pass); one trained on the paper's prompts
+    with the answer loss alone, by the summed log-likelihood of each candidate's answer (eval.normalisation's default).
+    """
+    device = Ranks().device()
+    model, tokenizer, card = load_llara(request.model_dir, device)
+    titles, candidate_ids = request.titles, request.candidates
+    row = pa.table({"example_id": [0], "user_id": [0], "history": [request.history[-card.max_len:]],
                     "candidates": [candidate_ids], "target": [candidate_ids[0]]})
     table = encode_examples(row, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
                             user=bool(card.user_dim))

@@ -124,7 +124,11 @@ def load_base(path: Path, device: torch.device = torch.device("cpu"), dtype: tor
     path = Path(path)
     if not (path / "config.json").is_file():
         raise InputError(str(path), "base model folder not found (run `recsys fetch-model`)")
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise InputError(str(path), f"no usable tokenizer ({str(err).splitlines()[0]}; re-run "
+                         "`recsys fetch-model`)") from None
     absent = [t for t in ITEM_TOKENS if t not in tokenizer.get_vocab()]
     if absent:
         raise InputError(str(path), f"tokenizer lacks the item token {absent[0]} (expected a folder made by fetch-model)")

@@ -54,3 +54,11 @@ class ModelCard:
         if missing:
             raise InputError(str(path), f"missing key {missing[0]!r} (written by an older version? re-run finetune)")
         return cls(**{n: fields[n] for n in names})
+
+    def check_inputs(self, folder: Path) -> None:
+        """Stop, naming the key, when a folder or file the card points at is gone (moved, or removed since)."""
+        for key, kind, exists in (("base_model", "folder", Path.is_dir), ("sr_model", "folder", Path.is_dir),
+                                  ("items", "file", Path.is_file)):
+            if not exists(Path(getattr(self, key))):
+                raise InputError(f"{Path(folder) / FILE}: {key}", f"{kind} {getattr(self, key)} not found (run the "
+                                 "stage that writes it, or re-run `recsys finetune`)")

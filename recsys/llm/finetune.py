@@ -95,7 +95,7 @@ class Trainer:
         if train.grad_accum % ranks.world:
             raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over "
                              f"{ranks.world} processes")
-        self.inputs, self.lora, self.train, self.ranks, self.checkpoints = inputs, lora, train, ranks, checkpoints
+        self.inputs, self.lora, self.train, self.ranks = inputs, lora, train, ranks
         self.manifest = read_manifest(inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
@@ -127,8 +127,10 @@ class Trainer:
         self.fingerprint = _fingerprint(asdict(train), asdict(lora), str(inputs.base), str(inputs.sr_model),
                                         self.manifest, llm_dtype)
         self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
-        self.start = load_checkpoint(checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
-        self.log = StepLog(checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
+        # one folder per run: a run with other params never overwrites (or truncates the log of) another's
+        self.checkpoints = Path(checkpoints) / self.fingerprint
+        self.start = load_checkpoint(self.checkpoints, self.fingerprint, self.model, self.optimizer, self.scheduler)
+        self.log = StepLog(self.checkpoints, LOG_FIELDS, self.start, enabled=ranks.main)
         self._val = None
 
     def step(self, step: int) -> dict:
@@ -156,6 +158,7 @@ class Trainer:
         names = list(totals)
         summed = all_sum([totals[n] for n in names] + [len(self.local), prompts, tokens], self.ranks)
         count, prompts, tokens = summed[-3:]
+        _check_finite(step + 1, {n: v / count for n, v in zip(names, summed)})
         torch.nn.utils.clip_grad_norm_(self.trainable, self.train.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -249,6 +252,14 @@ def _user_dim(table: pa.Table) -> int:
     return table.schema.field("user_state").type.list_size if "user_state" in table.column_names else 0
 
 
+def _check_finite(step: int, losses: dict[str, float]) -> None:
+    """Stop at a NaN or infinite loss: every later step would train on it and write a broken model."""
+    if not math.isfinite(losses["loss"]):
+        parts = ", ".join(f"{name} {value:.4g}" for name, value in losses.items() if name != "loss")
+        raise InputError("train", f"non-finite loss ({losses['loss']}) at step {step} ({parts}): lower train.lr or "
+                         "check the inputs")
+
+
 def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout | None:
     """The one-pass read-out this run trains: `kind` when the objective scores candidates; with the answer loss
     alone, the index letters (the answer's first token) when the prompts have them; else none (no rank mode)."""
@@ -262,5 +273,7 @@ def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout 
 
 
 def _validation_steps(steps: int, points: int) -> set[int]:
-    """Step 0 and `points` steps spread evenly over the run, the last one included (none when points is 0)."""
+    """Step 0 and `points` steps spread evenly over the run, the last one included (none when points is 0); at
+    most one per step."""
+    points = min(points, steps)
     return {0} | {round(steps * (i + 1) / points) for i in range(points)} if points else set()

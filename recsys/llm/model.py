@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from recsys.config import LoraParams
@@ -20,6 +20,9 @@ from recsys.llm.batches import IGNORE
 from recsys.llm.behaviour import BehaviourTokens, seeded_behaviour
 from recsys.llm.card import ModelCard
 from recsys.llm.readout import Readout
+
+PROJECTOR = "projector.safetensors"
+RUN_KEY = "llara_run"  # the projector's metadata entry naming its run
 
 
 class Llara(nn.Module):
@@ -75,8 +78,21 @@ class Llara(nn.Module):
         return self.answer_token_loss(hidden, labels)
 
 
+def _check_targets(model: nn.Module, targets: list[str]) -> None:
+    """Each of lora.target_modules must name modules of the base model as peft matches them (the name or its end)."""
+    names = [name for name, _ in model.named_modules() if name]
+    leaves = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear)})
+    if not targets:
+        raise InputError("lora.target_modules", f"expected at least one module name (e.g. {', '.join(leaves)})")
+    for target in targets:
+        if not any(name == target or name.endswith("." + target) for name in names):
+            raise InputError("lora.target_modules", f"{target!r} names no module of the base model (its linear "
+                             f"layers: {', '.join(leaves)})")
+
+
 def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
     """Freeze the base model and add LoRA adapters on `params.target_modules`."""
+    _check_targets(model, list(params.target_modules))
     for weight in model.parameters():
         weight.requires_grad_(False)
     config = LoraConfig(r=params.r, lora_alpha=params.alpha, lora_dropout=params.dropout,
@@ -109,8 +125,49 @@ def save_llara(model: Llara, out: Path, card: ModelCard) -> None:
     config.update({k: sorted(config[k]) for k in ("target_modules", "exclude_modules") if isinstance(config.get(k), list)})
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     projector = {k: v.detach().cpu().contiguous() for k, v in model.behaviour.state_dict().items()}
-    save_file(projector, out / "projector.safetensors")
+    save_file(projector, out / PROJECTOR, metadata={RUN_KEY: json.dumps(_projector_run(card), sort_keys=True)})
     card.write(out)
+
+
+def _projector_run(card: ModelCard) -> dict:
+    """What ties a projector to its run: the card's fingerprint and the item table it projects. It is written as one
+    JSON string, since safetensors writes several metadata keys in hash order and the file would differ by run."""
+    return {"fingerprint": card.fingerprint, "n_items": card.n_items, "item_dim": card.item_dim,
+            "user_dim": card.user_dim}
+
+
+def _read_projector(path: Path, card: ModelCard) -> dict[str, torch.Tensor]:
+    """The projectors' tensors, checked against the card before any model is loaded: the shapes its item dim, user
+    dim and hidden size give, and the run they came from."""
+    if not path.is_file():
+        raise InputError(str(path), "file not found (run `recsys finetune`)")
+    if path.stat().st_size == 0:
+        raise InputError(str(path), "empty file (re-run `recsys finetune`)")
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError) as err:
+        raise InputError(str(path), f"not a safetensors file ({str(err).splitlines()[0]})") from None
+    with torch.device("meta"):
+        shapes = BehaviourTokens(torch.empty(1, card.item_dim), card.hidden_size, card.user_dim).state_dict()
+        expected = {name: list(t.shape) for name, t in shapes.items()}
+    found = {name: list(t.shape) for name, t in tensors.items()}
+    if set(found) != set(expected):
+        raise InputError(str(path), f"holds tensors {', '.join(sorted(found)) or 'none'}, a projector has "
+                         f"{', '.join(expected)}")
+    for name, shape in expected.items():
+        if found[name] != shape:
+            raise InputError(str(path), f"{name}: expected shape {shape}, found {found[name]} (finetune.json: "
+                             f"item_dim {card.item_dim}, user_dim {card.user_dim}, hidden_size {card.hidden_size})")
+    if RUN_KEY not in metadata:
+        raise InputError(str(path), "carries no run metadata (written by an older finetune: re-run `recsys finetune`)")
+    run = json.loads(metadata[RUN_KEY])
+    for key, value in _projector_run(card).items():
+        if run.get(key) != value:
+            raise InputError(str(path), f"from another run: {key} {run.get(key)}, finetune.json has {value} (copy a "
+                             "model folder whole, or re-run `recsys finetune`)")
+    return tensors
 
 
 def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtype: torch.dtype = torch.float32
@@ -118,6 +175,8 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
     """Rebuild a fine-tuned model from save_llara's folder -> (model in eval mode on `device`, tokenizer, card)."""
     directory = Path(directory)
     card = ModelCard.read(directory)
+    card.check_inputs(directory)
+    projector = _read_projector(directory / PROJECTOR, card)
     base, tokenizer = load_base(Path(card.base_model), device, dtype)
     if base.config.hidden_size != card.hidden_size:
         raise InputError(str(directory / "finetune.json"),
@@ -127,11 +186,11 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
     except (ValueError, OSError, RuntimeError, SafetensorError) as err:
         raise InputError(str(directory / "adapter"), f"not a LoRA adapter for this base model "
                          f"({str(err).splitlines()[0][:200]})") from None
-    table = load_item_embeddings(Path(card.sr_model) / "item_embeddings.safetensors", Path(card.items))
+    embeddings = Path(card.sr_model) / "item_embeddings.safetensors"
+    table = load_item_embeddings(embeddings, Path(card.items))
+    if table.shape[1] != card.item_dim:
+        raise InputError(str(embeddings), f"{table.shape[1]}-dimensional item embeddings, the model was trained on "
+                         f"{card.item_dim} (was the SR model retrained? re-run `recsys finetune`)")
     behaviour = BehaviourTokens(table, card.hidden_size, card.user_dim)
-    try:
-        behaviour.load_state_dict(load_file(directory / "projector.safetensors"))
-    except (RuntimeError, OSError, SafetensorError) as err:
-        raise InputError(str(directory / "projector.safetensors"),
-                         f"does not fit the item table ({str(err).splitlines()[0]})") from None
+    behaviour.load_state_dict(projector)
     return Llara(lm, behaviour).to(device).eval(), tokenizer, card

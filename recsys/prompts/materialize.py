@@ -14,7 +14,8 @@ from transformers import AutoConfig, AutoTokenizer
 
 from recsys.config import PromptParams
 from recsys.data.candidates import build_candidates, example_item_pairs
-from recsys.io import write_json
+from recsys.errors import InputError
+from recsys.io import read_column, write_json
 from recsys.prompts.encode import check_context, encode_examples, letter_token_ids, single_token_id
 from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS, templates
@@ -71,6 +72,19 @@ def eval_rows(table: pa.Table) -> pa.Table:
     return table.append_column("example_id", pa.array(np.arange(table.num_rows), pa.int64()))
 
 
+def _tokenizer_and_context(base: Path) -> tuple[object, int]:
+    """The base model's tokenizer and context length; a folder without them is named, not a transformers error."""
+    if not (Path(base) / "config.json").is_file():
+        raise InputError(str(base), "base model folder not found (run `recsys fetch-model`)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+        context = AutoConfig.from_pretrained(base, trust_remote_code=False).max_position_embeddings
+    except (OSError, ValueError) as err:
+        raise InputError(str(base), f"no usable tokenizer or config ({str(err).splitlines()[0]}; re-run "
+                         "`recsys fetch-model`)") from None
+    return tokenizer, context
+
+
 def materialize(
     prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, progress: bool = True
 ) -> dict:
@@ -78,9 +92,8 @@ def materialize(
 
     The manifest's statistics are per split and variant (a behaviour prompt is shorter than a hybrid one).
     """
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
-    context = AutoConfig.from_pretrained(base, trust_remote_code=False).max_position_embeddings
-    titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
+    tokenizer, context = _tokenizer_and_context(base)
+    titles = read_column(prepared / "items.parquet", "title")
     val = pq.read_table(prepared / "val.parquet")
     k = len(val.column("candidates")[0])
     letters = letter_token_ids(tokenizer, k) if params.index_letters else None
