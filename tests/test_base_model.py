@@ -20,13 +20,13 @@ def test_local_folder_gets_item_tokens_at_the_vocabulary_mean(tmp_path):
     assert result.exit_code == 0, result.output
     model, tokenizer = load_base(tmp_path / "base")
     ids = [tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS]
-    weight = model.get_input_embeddings().weight  # [V+2, H]
-    assert ids == [weight.shape[0] - 2, weight.shape[0] - 1]
-    torch.testing.assert_close(weight[ids[0]], weight[: ids[0]].mean(0))
-    torch.testing.assert_close(weight[ids[1]], weight[: ids[0]].mean(0))
-    assert tokenizer("[PH] Item 1 [EMB]").input_ids.count(ids[1]) == 1
+    weight = model.get_input_embeddings().weight  # [V+3, H]
+    assert ids == [weight.shape[0] - 3, weight.shape[0] - 2, weight.shape[0] - 1]
+    for added in ids:
+        torch.testing.assert_close(weight[added], weight[: ids[0]].mean(0))
+    assert tokenizer("[USR] [PH] Item 1 [EMB]").input_ids.count(ids[1]) == 1
     info = json.loads((tmp_path / "base" / "provenance.json").read_text())
-    assert info["item_tokens"] == {"[PH]": ids[0], "[EMB]": ids[1]}
+    assert info["item_tokens"] == {"[PH]": ids[0], "[EMB]": ids[1], "[USR]": ids[2]}
 
 
 def test_not_a_model_folder(tmp_path):

@@ -104,7 +104,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     model_dir.mkdir()
     finetune(finetune_inputs(workspace), LoraParams(r=2, alpha=4), TrainParams(max_steps=1, batch_size=2, grad_accum=1),
              model_dir, tmp_path / "ckpt", progress=False)
-    params = EvalParams(max_new_tokens=4)
+    params = EvalParams(modes=["rank", "generate", "score"], max_new_tokens=4)
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -136,7 +136,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
 
     projector = model_dir / "projector.safetensors"  # a whole model of a 31-item data set: card and projector agree
     tensors = {name: t.clone() for name, t in load_file(projector).items()}
-    run = {"fingerprint": args["fingerprint"], "n_items": 31, "item_dim": args["item_dim"]}
+    run = {"fingerprint": args["fingerprint"], "n_items": 31, "item_dim": args["item_dim"], "user_dim": args["user_dim"]}
     save_file(tensors, projector, metadata={"llara_run": json.dumps(run)})
     (model_dir / "finetune.json").write_text(json.dumps({**args, "n_items": 31}))
     with pytest.raises(InputError, match="trained on 31 items, the data has 30"):

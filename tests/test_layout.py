@@ -47,7 +47,8 @@ def test_every_stage_reads_its_inputs_from_layout_places():
                  str(layout.prepared("books")),
                  *(str(sr / f) for f in ("item_embeddings.safetensors", "scores_test.parquet", "metrics.json"))}
     assert data_deps["evaluate"] == evaluated | {str(llara / f) for f in ("adapter", "projector.safetensors",
-                                                                          "finetune.json")}
+                                                                          "finetune.json")} | {
+        str(sr / f) for f in ("model.safetensors", "model_args.json")}  # the user token's SR states
     assert data_deps["zero-shot"] == evaluated
 
 

@@ -26,7 +26,7 @@ def tiny_params(root: Path) -> dict:
     params["prompts"].update(train_examples=12, shard_rows=8)
     params["train"].update(max_steps=2, batch_size=2, grad_accum=1, checkpoint_every=1)
     params["lora"].update(r=2, alpha=4)
-    params["eval"].update(max_new_tokens=4)
+    params["eval"].update(max_new_tokens=4, modes=["rank", "generate", "score"])  # every mode, not only the default
     return params
 
 

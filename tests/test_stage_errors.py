@@ -249,11 +249,11 @@ def test_a_projector_from_elsewhere_is_named_before_the_model_loads(stage_model,
         projector.write_bytes(content)
         with pytest.raises(InputError, match=f"projector.safetensors: {problem}"):
             load_llara(stage_model)
-    run = {"fingerprint": json.loads((stage_model / "finetune.json").read_text())["fingerprint"], "n_items": 30,
-           "item_dim": 8}
-    save_file({**good, "net.0.weight": torch.zeros(32, 4)}, projector, metadata={"llara_run": json.dumps(run)})
-    with pytest.raises(InputError, match=r"net.0.weight: expected shape \[32, 8\], found \[32, 4\] \(finetune.json: "
-                                         r"item_dim 8, hidden_size 32\)"):
+    card = json.loads((stage_model / "finetune.json").read_text())
+    run = {"fingerprint": card["fingerprint"], "n_items": 30, "item_dim": 8, "user_dim": card["user_dim"]}
+    save_file({**good, "projector.net.0.weight": torch.zeros(32, 4)}, projector, metadata={"llara_run": json.dumps(run)})
+    with pytest.raises(InputError, match=r"projector.net.0.weight: expected shape \[32, 8\], found \[32, 4\] "
+                                         rf"\(finetune.json: item_dim 8, user_dim {card['user_dim']}, hidden_size 32\)"):
         load_llara(stage_model)
     save_file(good, projector)
     with pytest.raises(InputError, match="carries no run metadata"):
