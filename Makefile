@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_FLAGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install run test experiments clean
+.PHONY: install run test test-slow experiments clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+# The default run leaves out what is marked slow (multi-process and whole-`dvc repro` tests); CI runs both.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
 
 # The paper's research questions as DVC experiments: make experiments TABLE=rq3 DATASET=movielens
 TABLE   ?= rq1

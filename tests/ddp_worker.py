@@ -25,7 +25,7 @@ LR = 1e-2
 def train_params(grad_accum: int) -> TrainParams:
     return TrainParams(schedule="curriculum", max_steps=4, batch_size=2, grad_accum=grad_accum, lr=LR,
                        checkpoint_every=1, precision="fp32")
-EVAL = EvalParams(batch_size=3, max_new_tokens=4, precision="fp32")
+EVAL = EvalParams(modes=["rank", "generate", "score"], batch_size=3, max_new_tokens=4, precision="fp32")
 
 
 def run_evaluate(root: Path, model: Path, out: Path) -> None:
