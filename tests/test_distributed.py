@@ -59,36 +59,30 @@ def losses(folder: Path) -> list[float]:
     return [float(line.split(",")[column]) for line in lines[1:]]
 
 
-def adapter(folder: Path) -> dict[str, torch.Tensor]:
-    return load_file(folder / "adapter" / "adapter_model.safetensors")
+def assert_same_training(run: Path, reference: Path, atol: float = 0.0) -> None:
+    """The two runs' step losses and LoRA weights agree within `atol` (0: bitwise)."""
+    torch.testing.assert_close(losses(run), losses(reference), rtol=0, atol=atol)
+    expected = load_file(reference / "adapter" / "adapter_model.safetensors")
+    for name, value in load_file(run / "adapter" / "adapter_model.safetensors").items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=atol, msg=name)
 
 
 @pytest.mark.slow
 def test_one_micro_batch_per_process_trains_bitwise_like_one_process(workspace, tmp_path):
     single = finetuned(1, workspace, tmp_path / "single", grad_accum=2)
-    ddp = finetuned(2, workspace, tmp_path / "ddp", grad_accum=2)
-    assert losses(ddp) == losses(single)
-    single_weights = adapter(single)
-    for name, value in adapter(ddp).items():
-        assert torch.equal(value, single_weights[name]), name
+    assert_same_training(finetuned(2, workspace, tmp_path / "ddp", grad_accum=2), single)
 
 
 @pytest.mark.slow
 def test_accumulating_processes_train_like_one_and_resume_exactly(workspace, tmp_path):
     single = finetuned(1, workspace, tmp_path / "single", grad_accum=4)
     ddp = finetuned(2, workspace, tmp_path / "ddp", grad_accum=4)
-    torch.testing.assert_close(losses(ddp), losses(single), rtol=0, atol=LR / 100)
-    single_weights = adapter(single)
-    for name, value in adapter(ddp).items():
-        torch.testing.assert_close(value, single_weights[name], rtol=0, atol=LR / 100)
+    assert_same_training(ddp, single, atol=LR / 100)
 
     stopped = worker(2, "finetune", str(workspace), str(tmp_path / "resumed"), "4", "2")  # both stop after step 2
     assert stopped.returncode != 0 and not (tmp_path / "resumed" / "train_log.csv").exists()
-    resumed = finetuned(2, workspace, tmp_path / "resumed", grad_accum=4)
-    assert losses(resumed) == losses(ddp)  # the same processes in the same order: nothing may differ
-    ddp_weights = adapter(ddp)
-    for name, value in adapter(resumed).items():
-        assert torch.equal(value, ddp_weights[name]), name
+    # the same processes in the same order: nothing may differ
+    assert_same_training(finetuned(2, workspace, tmp_path / "resumed", grad_accum=4), ddp)
 
 
 @pytest.mark.slow
