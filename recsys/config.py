@@ -391,6 +391,9 @@ class TrainParams:
     letter_weight: float = opt(1.0, "weight of KL(read-out || index letters) where the answer starts, so generation "
                                "writes the letter the ranking puts first (needs index letters and readout: slot)",
                                bounds=NON_NEGATIVE)
+    item_scores: bool = opt(True, "each item token also carries the SR model's score of the item for this user "
+                            "(its state's dot product with the item, standardised over the prompt; needs "
+                            "prompts.user_token: true)")
     distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term", bounds=POSITIVE)
     eval_points: int = opt(2, "validation HR@1 by the one-pass read-out this many times during the run, for the "
                            "learning curve val_curve.csv (header only when nothing is read out); 0 = never",

@@ -286,3 +286,32 @@ def test_manifest_statistics_are_per_split_and_variant(workspace):
         # the hybrid prompt is the text one with [EMB] for [PH], plus the user's slot (prompts.user_token)
         assert stats["behaviour"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]
         assert stats["text"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]
+
+
+def test_item_scores_are_the_sr_dot_products_standardised_per_prompt():
+    from recsys.llm.behaviour import standardised_scores
+
+    table = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # 3 items, d = 2
+    slot_items = torch.tensor([[0, 1, 2], [2, 0, -1]])  # the second prompt has two slots
+    user_state = torch.tensor([[2.0, 0.0], [1.0, 3.0]])  # dot products: [2, 0, 2] and [4, 1]
+    z = standardised_scores(table, slot_items, user_state)
+    s = 2 / 3 * np.sqrt(2)  # population std of [2, 0, 2]
+    torch.testing.assert_close(z, torch.tensor([[(2 - 4 / 3) / s, -4 / 3 / s, (2 - 4 / 3) / s], [1.0, -1.0, 0.0]]).float(),
+                               atol=1e-5, rtol=0)
+
+
+def test_item_scores_start_at_zero_and_learn_through_the_splice():
+    """The score embedding starts at zero (the model without it) and gets a gradient at the first step."""
+    from recsys.llm.behaviour import BehaviourTokens
+
+    torch.manual_seed(0)
+    with_scores, without = BehaviourTokens(torch.randn(6, 4), 8, 4, item_scores=True), BehaviourTokens(torch.randn(6, 4), 8, 4)
+    without.load_state_dict({k: v for k, v in with_scores.state_dict().items() if not k.startswith("score_")})
+    without.item_table.copy_(with_scores.item_table)
+    embeds = torch.zeros(2, 7, 8)
+    slots = dict(slot_pos=torch.tensor([[2, 3, 4], [3, 5, -1]]), slot_items=torch.tensor([[0, 1, 2], [5, 4, -1]]),
+                 user_pos=torch.tensor([1, 1]), user_state=torch.randn(2, 4))
+    out = with_scores.splice(embeds, **slots)
+    torch.testing.assert_close(out, without.splice(embeds, **slots), rtol=0, atol=0)
+    (out * torch.randn_like(out)).sum().backward()
+    assert with_scores.score_projector.weight.grad.abs().sum() > 0

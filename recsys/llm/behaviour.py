@@ -1,8 +1,11 @@
 """Behavioural tokens: project frozen SR item embeddings into the LM's input space and splice them in.
 
 Proj is the paper's 2-layer MLP, Linear(d, H) -> GELU -> Linear(H, H). The user token has a projector
-of its own, over the SR model's sequence state (a different space from its item table). Each splice
-is one `index_put` over every slot of the batch: no per-sample Python loop.
+of its own, over the SR model's sequence state (a different space from its item table). With
+`item_scores`, every item token also carries the SR model's score of that item for this user (the
+dot product of the state with the item's row, standardised over the prompt's items): the ranking the
+SR model makes, handed to the LM in one place instead of left for attention to recompute from two
+tokens. Each splice is one `index_put` over every slot of the batch: no per-sample Python loop.
 """
 
 from __future__ import annotations
@@ -24,14 +27,37 @@ class Projector(nn.Module):
         return self.net(items)
 
 
-class BehaviourTokens(nn.Module):
-    """Owns the frozen item table [n_items, d], the trainable item projector and, with `user_dim`, the user's."""
+def standardised_scores(item_table: torch.Tensor, slot_items: torch.Tensor, user_state: torch.Tensor) -> torch.Tensor:
+    """The SR model's score of each slot's item for its row's user, standardised over the row's slots.
 
-    def __init__(self, item_table: torch.Tensor, hidden_size: int, user_dim: int = 0):
+    item_table [n_items, d]; slot_items [B, S] padded with -1; user_state [B, d] -> [B, S] (0 at padding).
+    Standardising keeps the order within a prompt and makes the scale the same for every backbone.
+    """
+    real = slot_items >= 0  # [B, S]
+    scores = torch.einsum("bsd,bd->bs", item_table[slot_items.clamp(min=0)], user_state.float())  # [B, S]
+    count = real.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1]
+    mean = (scores * real).sum(dim=1, keepdim=True) / count
+    std = (((scores - mean) * real) ** 2).sum(dim=1, keepdim=True).div(count).sqrt()
+    return torch.where(real, (scores - mean) / (std + 1e-6), 0.0)
+
+
+class BehaviourTokens(nn.Module):
+    """Owns the frozen item table [n_items, d], the trainable item projector and, with `user_dim`, the user's;
+    with `item_scores` also the embedding of the SR score (Linear(1, H), zero at the start, so training begins
+    from the model without it)."""
+
+    def __init__(self, item_table: torch.Tensor, hidden_size: int, user_dim: int = 0, item_scores: bool = False):
         super().__init__()
+        if item_scores and user_dim != item_table.shape[1]:
+            raise ValueError(f"item scores are dot products of {item_table.shape[1]}-dimensional items with the SR "
+                             f"model's user states, got user_dim {user_dim}")
         self.register_buffer("item_table", item_table.float(), persistent=False)
         self.projector = Projector(item_table.shape[1], hidden_size)
         self.user_projector = Projector(user_dim, hidden_size, normalise=True) if user_dim else None
+        self.score_projector = nn.Linear(1, hidden_size) if item_scores else None
+        if self.score_projector is not None:
+            nn.init.zeros_(self.score_projector.weight)
+            nn.init.zeros_(self.score_projector.bias)
 
     def splice(self, token_embeds: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor,
                user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None) -> torch.Tensor:
@@ -41,20 +67,25 @@ class BehaviourTokens(nn.Module):
         token_embeds [B, T, H]; slot_pos, slot_items [B, S] padded with -1; user_pos [B] (-1 = none);
         user_state [B, d_user]. Returns [B, T, H].
         """
+        has_users = self.user_projector is not None and user_pos is not None and bool((user_pos >= 0).any())
+        if has_users and user_state is None:
+            raise ValueError("the prompts have user slots but no user states were given (recsys.llm.sr_signals)")
         batch, slot = (slot_pos >= 0).nonzero(as_tuple=True)  # [M], [M]
         projected = self.projector(self.item_table[slot_items[batch, slot]])  # [M, H]
+        if has_users and self.score_projector is not None:
+            scores = standardised_scores(self.item_table, slot_items, user_state)  # [B, S]
+            projected = projected + self.score_projector(scores[batch, slot, None])  # [M, H]
         embeds = token_embeds.index_put((batch, slot_pos[batch, slot]), projected.to(token_embeds.dtype))
-        if self.user_projector is None or user_pos is None or not bool((user_pos >= 0).any()):
+        if not has_users:
             return embeds
-        if user_state is None:
-            raise ValueError("the prompts have user slots but no user states were given (recsys.llm.sr_signals)")
         users = (user_pos >= 0).nonzero(as_tuple=True)[0]  # [U]
         projected_users = self.user_projector(user_state[users].float())  # [U, H]
         return embeds.index_put((users, user_pos[users]), projected_users.to(embeds.dtype))
 
 
-def seeded_behaviour(item_table: torch.Tensor, hidden_size: int, seed: int, user_dim: int = 0) -> BehaviourTokens:
+def seeded_behaviour(item_table: torch.Tensor, hidden_size: int, seed: int, user_dim: int = 0,
+                     item_scores: bool = False) -> BehaviourTokens:
     """BehaviourTokens whose projectors' initialisation depends on `seed` alone, not on prior RNG use."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return BehaviourTokens(item_table, hidden_size, user_dim)
+        return BehaviourTokens(item_table, hidden_size, user_dim, item_scores)

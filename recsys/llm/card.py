@@ -30,6 +30,7 @@ class ModelCard:
     readout_ids: list[int]  # the tokens it reads
     item_dim: int
     user_dim: int  # size of the SR state the user token projects; 0: no user token
+    item_scores: bool  # whether item tokens carry the SR model's score of the item for the user
     hidden_size: int
     lora: dict
     train: dict

@@ -106,11 +106,15 @@ class Trainer:
         self.variant = trained_variant(train.schedule, train.hard_variant)
         self.shards = training_tables(inputs, self.variant, self.manifest)
         user_dim = _user_dim(self.shards[self.variant])
+        if train.item_scores and not user_dim and VARIANTS[self.variant].spliced:
+            raise InputError("train.item_scores", "the SR scores come with the user states of prompts with user "
+                             "slots (prompts.user_token: true), or set it to false")
         self.device = ranks.device()
         self.dtype = autocast_dtype(train.precision, self.device)
         self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
                                                  train.gradient_checkpointing, self.device,
-                                                 weights_dtype(llm_dtype, self.device), user_dim)
+                                                 weights_dtype(llm_dtype, self.device), user_dim,
+                                                 train.item_scores and bool(user_dim))
         self.model.train()
         read_manifest(inputs.prompts, self.tokenizer)  # prompts made for this base model's item tokens
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
@@ -197,6 +201,7 @@ class Trainer:
                          readout=self.readout.kind if self.readout else "",
                          readout_ids=list(self.readout.token_ids) if self.readout else [], item_dim=int(table_shape[1]),
                          user_dim=_user_dim(self.shards[self.variant]),
+                         item_scores=self.model.behaviour.score_projector is not None,
                          hidden_size=self.model.lm.config.hidden_size, lora=asdict(self.lora),
                          train=asdict(self.train), steps=self.steps, examples=len(self.lengths),
                          fingerprint=self.fingerprint)

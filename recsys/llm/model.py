@@ -102,17 +102,19 @@ def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
 
 def build_llara(base: Path, item_embeddings: Path, items: Path, lora: LoraParams, seed: int,
                 gradient_checkpointing: bool = False, device: torch.device = torch.device("cpu"),
-                dtype: torch.dtype = torch.float32, user_dim: int = 0) -> tuple[Llara, object]:
+                dtype: torch.dtype = torch.float32, user_dim: int = 0, item_scores: bool = False
+                ) -> tuple[Llara, object]:
     """A fresh LLaRA to train on `device`: frozen base in `dtype` + fp32 LoRA (peft keeps adapters in fp32), and
-    projectors initialised from `seed` alone (a user projector over `user_dim`-sized SR states when not 0)."""
+    projectors initialised from `seed` alone (a user projector over `user_dim`-sized SR states when not 0, and the
+    SR scores' embedding with `item_scores`)."""
     table = load_item_embeddings(item_embeddings, items)
     torch.manual_seed(seed)
     lm, tokenizer = load_base(base, device, dtype)
     if gradient_checkpointing:
         lm.gradient_checkpointing_enable()
         lm.enable_input_require_grads()
-    return Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, seed,
-                                                                 user_dim)).to(device), tokenizer
+    return Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, seed, user_dim,
+                                                                 item_scores)).to(device), tokenizer
 
 
 def save_llara(model: Llara, out: Path, card: ModelCard) -> None:
@@ -150,7 +152,8 @@ def _read_projector(path: Path, card: ModelCard) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError) as err:
         raise InputError(str(path), f"not a safetensors file ({str(err).splitlines()[0]})") from None
     with torch.device("meta"):
-        shapes = BehaviourTokens(torch.empty(1, card.item_dim), card.hidden_size, card.user_dim).state_dict()
+        shapes = BehaviourTokens(torch.empty(1, card.item_dim), card.hidden_size, card.user_dim,
+                                 card.item_scores).state_dict()
         expected = {name: list(t.shape) for name, t in shapes.items()}
     found = {name: list(t.shape) for name, t in tensors.items()}
     if set(found) != set(expected):
@@ -191,6 +194,6 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
     if table.shape[1] != card.item_dim:
         raise InputError(str(embeddings), f"{table.shape[1]}-dimensional item embeddings, the model was trained on "
                          f"{card.item_dim} (was the SR model retrained? re-run `recsys finetune`)")
-    behaviour = BehaviourTokens(table, card.hidden_size, card.user_dim)
+    behaviour = BehaviourTokens(table, card.hidden_size, card.user_dim, card.item_scores)
     behaviour.load_state_dict(projector)
     return Llara(lm, behaviour).to(device).eval(), tokenizer, card
