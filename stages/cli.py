@@ -1,4 +1,8 @@
-"""The `recsys` console script: every DVC stage as a subcommand."""
+"""The `recsys` console script: every DVC stage as a subcommand.
+
+The stage modules import torch, transformers, pyarrow and DuckDB inside their command functions, so that
+`--help` and a mistyped option answer at once instead of after seconds of imports.
+"""
 
 from __future__ import annotations
 

@@ -11,10 +11,7 @@ from rich import print as rprint
 
 from recsys import layout
 from recsys.config import EvalParams, dataset_spec, describe
-from recsys.eval.evaluate import evaluate
-from recsys.distributed import init_ranks
 from recsys.errors import InputError
-from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -35,6 +32,10 @@ def command(
                                    "projector, text prompts [output default: metrics/<dataset>/zero-shot]"),
     out: Optional[Path] = typer.Option(None, help="output directory [default: metrics/<dataset>/<sr-model>]"),
 ) -> None:
+    from recsys.distributed import init_ranks
+    from recsys.eval.evaluate import evaluate
+    from recsys.io import atomic_dir
+
     data, llm, sr, evaluation, params = read_sections(params_file, overrides, "data", "llm", "sr", "eval")
     dataset_spec(params, data, str(params_file))  # an unknown data.dataset is named, not a missing prompts folder
     if zero_shot and model is not None:

@@ -10,8 +10,6 @@ from rich import print as rprint
 
 from recsys import layout
 from recsys.config import LLMParams, describe
-from recsys.llm.base_model import fetch_model
-from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -27,6 +25,9 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/base/<name>]"),
 ) -> None:
+    from recsys.io import atomic_dir
+    from recsys.llm.base_model import fetch_model
+
     params, _ = read_sections(params_file, overrides, "llm")
     out = out or layout.base_model(params.name)
     with atomic_dir(out) as tmp:

@@ -11,9 +11,6 @@ from rich import print as rprint
 
 from recsys import layout
 from recsys.config import LoraParams, TrainParams, dataset_spec, describe
-from recsys.distributed import init_ranks
-from recsys.io import atomic_dir
-from recsys.llm.finetune import FinetuneInputs, finetune
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -33,6 +30,10 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/llara/<dataset>/<sr-model>]"),
 ) -> None:
+    from recsys.distributed import init_ranks
+    from recsys.io import atomic_dir
+    from recsys.llm.finetune import FinetuneInputs, finetune
+
     # eval too: a section evaluate would refuse stops the pipeline before training, not after it
     data, llm, sr, lora, train, _, params = read_sections(params_file, overrides, "data", "llm", "sr", "lora", "train",
                                                           "eval")

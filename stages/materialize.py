@@ -10,8 +10,6 @@ from rich import print as rprint
 
 from recsys import layout
 from recsys.config import PromptParams, dataset_spec, describe
-from recsys.io import atomic_dir
-from recsys.prompts.materialize import materialize
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -28,6 +26,9 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prompts/<dataset>/<llm>]"),
 ) -> None:
+    from recsys.io import atomic_dir
+    from recsys.prompts.materialize import materialize
+
     data, llm, prompts, params = read_sections(params_file, overrides, "data", "llm", "prompts")
     domain = dataset_spec(params, data, str(params_file)).domain
     out = out or layout.prompts(data.dataset, llm.name)

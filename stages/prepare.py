@@ -13,9 +13,6 @@ from rich.console import Console
 
 from recsys import layout
 from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
-from recsys.data.duck import DEFAULT_MEMORY_LIMIT
-from recsys.data.prepare import prepare
-from recsys.io import atomic_dir
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -39,17 +36,27 @@ def with_data_root(spec: DatasetSpec) -> DatasetSpec:
     return dataclasses.replace(spec, path=str(Path(root) / spec.path))
 
 
+def default_memory_limit() -> str:
+    """recsys.data.duck's cap, read only when a run needs it: importing DuckDB would slow every `--help`."""
+    from recsys.data.duck import DEFAULT_MEMORY_LIMIT
+
+    return DEFAULT_MEMORY_LIMIT
+
+
 @reports_bad_input
 def command(
     params_file: Path = ParamsOption,
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
     memory_limit: str = typer.Option(
-        DEFAULT_MEMORY_LIMIT, envvar="RECSYS_MEMORY_LIMIT",
+        default_factory=default_memory_limit, envvar="RECSYS_MEMORY_LIMIT",
         help="DuckDB's memory cap (e.g. 500MB, 4GB); beyond it, work spills to a scratch directory beside the "
         "output. A resource setting, not a param: it never changes the output",
     ),
 ) -> None:
+    from recsys.data.prepare import prepare
+    from recsys.io import atomic_dir
+
     data, params = read_sections(params_file, overrides, "data")
     spec = with_data_root(dataset_spec(params, data, str(params_file)))
     out = out or layout.prepared(data.dataset)

@@ -10,8 +10,6 @@ from rich import print as rprint
 
 from recsys import layout
 from recsys.config import SRParams, describe
-from recsys.io import atomic_dir
-from recsys.sr.trainer import pretrain
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -31,6 +29,9 @@ def command(
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: models/sr/<dataset>/<model>]"),
 ) -> None:
+    from recsys.io import atomic_dir
+    from recsys.sr.trainer import pretrain
+
     data, sr, _ = read_sections(params_file, overrides, "data", "sr")
     out = out or layout.sr_model(data.dataset, sr.model)
     with atomic_dir(out) as tmp:

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys import layout
-from recsys.eval.recommend import rank_candidates, read_request
 from stages.common import ParamsOption, SetOption, read_sections, reports_bad_input
 
 
@@ -26,6 +25,8 @@ def command(
     seed: int = typer.Option(0, help="seed for sampling candidates"),
 ) -> None:
     """Rank candidates for a history of titles with a fine-tuned LLaRA, printing the titles matched and their scores."""
+    from recsys.eval.recommend import rank_candidates, read_request
+
     data, sr, _ = read_sections(params_file, overrides, "data", "sr")
     request = read_request(model or layout.llara(data.dataset, sr.model), history, candidate, k or data.n_candidates,
                            seed)

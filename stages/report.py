@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from recsys.errors import InputError
-from recsys.eval.report import bar_chart, collect_rows, markdown
 from stages.common import ParamsOption, SetOption, read_sections, reports_bad_input
 
 
@@ -23,6 +22,8 @@ def command(
 ) -> None:
     """Popularity, the SR models, the zero-shot base model and every evaluated LLaRA: HR@1 with 95% intervals and
     paired McNemar p-values, as a Markdown table and a PNG chart."""
+    from recsys.eval.report import bar_chart, collect_rows, markdown
+
     data, evaluation, _ = read_sections(params_file, overrides, "data", "eval")
     dataset, split = dataset or data.dataset, split or evaluation.split
     rows = collect_rows(root, dataset, split)
