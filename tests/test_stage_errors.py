@@ -129,7 +129,7 @@ def test_lora_modules_the_base_model_lacks(project, monkeypatch):
 
 def test_evaluate_refuses_a_bad_eval_section_or_dataset_before_loading(project, monkeypatch):
     monkeypatch.chdir(project)
-    monkeypatch.setattr("stages.evaluate.evaluate", lambda **_: pytest.fail("evaluate ran"))
+    monkeypatch.setattr("recsys.eval.evaluate.evaluate", lambda **_: pytest.fail("evaluate ran"))
     result = stage("evaluate", "--set", "eval.modes=[rank, foo]", "--out", "refused")
     assert result.exit_code == 2 and "eval.modes[1]: expected one of rank, generate, score, got 'foo'" in result.stderr
     result = stage("evaluate", "--set", "data.dataset=toys", "--out", "refused")
@@ -161,7 +161,7 @@ def test_an_unexpected_failure_is_one_line_unless_debugging(project, monkeypatch
     def crash(*args, **kwargs):
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr("stages.finetune.finetune", crash)
+    monkeypatch.setattr("recsys.llm.finetune.finetune", crash)
     result = stage("finetune", "--out", "crashed")
     assert result.exit_code == 1
     assert result.stderr == "error: ZeroDivisionError: division by zero (set RECSYS_DEBUG=1 for the traceback)\n"
