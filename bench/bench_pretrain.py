@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from recsys import layout
+from recsys.eval.outputs import rate, sr_hr1
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_HR1 = {
@@ -69,10 +70,9 @@ def run_worker(model: str, prepared: Path, overrides: list[str]) -> dict:
 
 def row(dataset: str, model: str, r: dict) -> str:
     paper = PAPER_HR1.get(dataset, {}).get(model)
-    hr1 = f"{r['test.hr@1']:.4f} [{r['test.hr@1.ci_low']:.3f}, {r['test.hr@1.ci_high']:.3f}]"
     cells = [
         dataset, model, f"{r['wall_seconds']:.0f}", f"{r['epochs_run']} ({r['best_epoch']})",
-        f"{r['peak_rss_mib']:.0f}", f"{r['val.hr@1']:.4f}", hr1, f"{r['test.ndcg@5']:.4f}",
+        f"{r['peak_rss_mib']:.0f}", f"{r['val.hr@1']:.4f}", rate(r, sr_hr1("test")), f"{r['test.ndcg@5']:.4f}",
         f"{r['test.full.hr@10']:.4f}", f"{r['popularity.test.hr@1']:.4f}",
         "-" if paper is None else f"{paper:.4f}", str(r["test.n"]),
     ]

@@ -19,21 +19,25 @@ the rows of runs not probed this time (their commits gone with an earlier machin
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import dvc.api
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 from safetensors.numpy import load
 
+if __package__ in (None, ""):  # run as a script: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cells import backbone as backbone_of
 from recsys import layout
 from recsys.embeddings import KEY
-from recsys.metrics import mcnemar_p, wilson_interval
+from recsys.eval.outputs import hits_rate, parse_hits
+from recsys.eval.paired import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench/results/experiments.json"
@@ -58,14 +62,13 @@ def git_show(rev: str, path: str) -> str:
 
 def rank_hits(rev: str, dataset: str, backbone: str) -> dict[int, int]:
     """example_id -> the run's LLaRA rank HR@1 hit, from its hits.csv."""
-    rows = csv.DictReader(io.StringIO(git_show(rev, f"{layout.metrics(dataset, backbone).as_posix()}/hits.csv")))
-    return {int(row["example_id"]): int(row["rank"]) for row in rows}
+    example_ids, hits = parse_hits(git_show(rev, f"{layout.metrics(dataset, backbone).as_posix()}/hits.csv"))
+    return dict(zip(example_ids, hits["rank"]))
 
 
 def probe_run(result: dict) -> dict:
     rev = result["rev"]
-    params = yaml.safe_load(git_show(rev, "params.yaml"))
-    dataset, backbone = params["data"]["dataset"], params["sr"]["model"]
+    dataset, backbone = result["dataset"], backbone_of(result["cell"])
     table_path = (layout.sr_model(dataset, backbone) / "item_embeddings.safetensors").as_posix()
     with dvc.api.open(table_path, repo=str(ROOT), rev=rev, mode="rb") as f:
         table = load(f.read())[KEY]  # [n_items, d] float32
@@ -95,11 +98,6 @@ def kept_rows(report: Path, probed: list[str]) -> list[str]:
     return [row for row in rows if run_of(row) not in probed]
 
 
-def rate(hits: np.ndarray) -> str:
-    low, high = wilson_interval(int(hits.sum()), len(hits))
-    return f"{hits.mean():.4f} [{low:.3f}, {high:.3f}]"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+")
@@ -113,9 +111,9 @@ def main() -> None:
     rows = []
     for run in args.runs:
         r = probe_run(results[run])
-        p = [f"{mcnemar_p(r['llara'], r['probes'][k]):.3g}" for k in WINDOWS]
-        rows.append(f"| `{run}` | {r['n']} | " + " | ".join(rate(r["probes"][k]) for k in WINDOWS)
-                    + f" | {rate(r['llara'])} | " + " | ".join(p) + " |")
+        p = [f"{compare(r['llara'], r['probes'][k])[2]:.3g}" for k in WINDOWS]
+        rows.append(f"| `{run}` | {r['n']} | " + " | ".join(hits_rate(r["probes"][k]) for k in WINDOWS)
+                    + f" | {hits_rate(r['llara'])} | " + " | ".join(p) + " |")
     out = ROOT / "bench/results/embedding_probe.md"
     lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
              + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",

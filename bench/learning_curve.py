@@ -15,10 +15,15 @@ import csv
 import io
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
 
+if __package__ in (None, ""):  # run as a script: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cells import backbone
 from recsys import layout
 
 matplotlib.use("Agg")
@@ -26,11 +31,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench/results/experiments.json"
-SR = {"llara-gru4rec": "gru4rec", "llara-caser": "caser", "llara-morec": "morec"}
 
 
 def curve(result: dict) -> list[dict]:
-    path = (layout.llara(result["dataset"], SR.get(result["cell"], "sasrec")) / "val_curve.csv").as_posix()
+    path = (layout.llara(result["dataset"], backbone(result["cell"])) / "val_curve.csv").as_posix()
     text = subprocess.run(["git", "show", f"{result['rev']}:{path}"], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]

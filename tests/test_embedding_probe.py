@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
-from helpers import REPO
-
-spec = importlib.util.spec_from_file_location("embedding_probe", REPO / "bench" / "embedding_probe.py")
-embedding_probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(embedding_probe)
+from bench import embedding_probe
 
 # items 0 and 1 point along x, 2 along y, 3 along -x
 TABLE = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32)

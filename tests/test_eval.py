@@ -163,3 +163,67 @@ def test_zero_shot_model_is_the_base_model_with_no_adapter_and_no_projector(work
     ids = torch.tensor([[1, 5, 9, 13, 17]])
     with torch.no_grad():
         torch.testing.assert_close(model.lm(input_ids=ids).logits, base(input_ids=ids).logits, rtol=0, atol=0)
+
+
+def test_hits_csv_is_written_and_read_back_by_one_owner(tmp_path):
+    from recsys.eval.outputs import hits_text, read_hits, write_hits
+
+    hits = {"rank": np.array([1, 0, 1]), "sr": np.array([True, False, False])}
+    assert hits_text(np.array([3, 0, 7]), hits) == "example_id,rank,sr\n3,1,1\n0,0,0\n7,1,0\n"
+    write_hits(tmp_path / "hits.csv", np.array([3, 0, 7]), hits)
+    assert read_hits(tmp_path / "hits.csv") == ([3, 0, 7], {"rank": [1, 0, 1], "sr": [1, 0, 0]})
+
+
+def test_rates_show_their_wilson_interval_and_paired_tests_name_their_keys():
+    from recsys.eval.outputs import hits_rate, rate
+    from recsys.eval.paired import compare, paired_tests
+
+    assert hits_rate(np.array([1] * 5 + [0] * 5)) == "0.5000 [0.237, 0.763]"  # Wilson 5 / 10: (0.236593, 0.763407)
+    assert rate({"rank.hr@1": 0.25, "rank.hr@1.ci_low": 0.1, "rank.hr@1.ci_high": 0.5}, "rank.hr@1") == "0.2500 [0.100, 0.500]"
+    assert rate({}, "rank.hr@1") == "-"
+    # 2 discordant examples, both the first method's: p = 2 / 2**2
+    assert compare([1, 1, 0, 0], [0, 0, 0, 0]) == (0.5, 0.0, 0.5)
+    assert paired_tests({"rank": np.array([1, 1, 0, 0])}, {"sr": np.zeros(4)}) == {"paired.rank_vs_sr.p": 0.5,
+                                                                                  "paired.rank_vs_sr.diff": 0.5}
+
+
+def _report_rows(root):
+    import json
+
+    from recsys.eval.report import collect_rows
+
+    sr, llara = root / "models" / "sr" / "toy" / "sasrec", root / "metrics" / "toy" / "zero-shot"
+    sr.mkdir(parents=True)
+    llara.mkdir(parents=True)
+    rate = {"": 0.5, ".ci_low": 0.25, ".ci_high": 0.75}
+    sr_metrics = {f"{name}{end}": v for name in ("test.hr@1", "popularity.test.hr@1") for end, v in rate.items()}
+    (sr / "metrics.json").write_text(json.dumps(sr_metrics))
+    zero = {f"{mode}.hr@1{end}": v for mode in ("rank", "generate") for end, v in rate.items()}
+    (llara / "metrics.json").write_text(json.dumps({**zero, "generate.valid_ratio": 0.8, "paired.rank_vs_popularity.p": 0.04,
+                                                    "paired.rank_vs_sr.p": 0.5}))
+    return collect_rows(root, "toy", "test")
+
+
+def test_the_report_names_each_model_once_under_its_bars_and_no_labels_overlap(tmp_path):
+    from recsys.eval.report import Row, chart, chart_labels, markdown
+
+    rows = _report_rows(tmp_path)
+    assert [row.method for row in rows] == ["Popularity", "sasrec", "zero-shot base model, one-pass rank",
+                                            "zero-shot base model, generate"]
+    text = markdown(rows, "toy", "test")
+    assert "| zero-shot base model, one-pass rank | 1.0000 | 0.5000 [0.250, 0.750] | 0.04 | 0.5 |" in text
+    assert "| zero-shot base model, generate | 0.8000 | 0.5000 [0.250, 0.750] |  |  |" in text
+    # the two zero-shot bars are labelled by their modes; the model's name stands once, centred under both
+    assert chart_labels(rows) == (["Popularity", "sasrec", "one-pass rank", "generate"], [("zero-shot base model", 2.5)])
+    wide = [rows[0], Row("a model with a long name, its mode", .5, .4, .6, group="a model with a long name"), *rows[2:]]
+    assert chart_labels(wide)[1][0] == ("a model with a\nlong name", 1.0)  # wrapped to the width of its one bar
+    for shown in (rows, wide):
+        fig = chart(shown, "toy (test): HitRatio@1")
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        boxes = [t.get_window_extent() for t in [*ax.get_xticklabels(), *ax.texts] if t.get_text()]
+        assert len(boxes) == len(shown) + len({row.group for row in shown if row.group})
+        for i, a in enumerate(boxes):
+            assert a.y0 >= 0, "a label below the figure's edge"
+            for b in boxes[i + 1:]:  # apart by 6 pixels at least: touching labels read as one ("modelzero-shot")
+                assert not a.padded(3).overlaps(b.padded(3)), (a, b)

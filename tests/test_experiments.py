@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-
+from bench import cells, experiments, tables
 from helpers import REPO
-
-spec = importlib.util.spec_from_file_location("experiments", REPO / "bench" / "experiments.py")
-experiments = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(experiments)
 
 
 def fake(cell: str, hr1: float, hits: list[int], popularity: list[int]) -> dict:
@@ -24,10 +19,23 @@ def fake(cell: str, hr1: float, hits: list[int], popularity: list[int]) -> dict:
 
 
 def test_every_table_cell_is_a_known_experiment_with_its_overrides():
-    assert {cell for cells in experiments.TABLES.values() for cell in cells} <= set(experiments.CELLS)
-    assert experiments.CELLS["id-only"] == ("sasrec", ["train.schedule=direct", "train.hard_variant=id"])
-    assert experiments.CELLS["llara-caser"][0] == "caser"
-    assert "train.listwise_weight=0" in experiments.CELLS["paper-faithful"][1]
+    assert {cell for table in cells.TABLES.values() for cell in table} <= set(cells.CELLS)
+    assert cells.CELLS["id-only"] == ["train.schedule=direct", "train.hard_variant=id"]
+    assert "train.listwise_weight=0" in cells.CELLS["paper-faithful"]
+    # a cell's backbone is its sr.model override, else the default params' (sasrec)
+    assert [cells.backbone(cell) for cell in ("llara-caser", "baselines", "id-only", "llara-sasrec")] == [
+        "caser", "morec", "sasrec", "sasrec"]
+
+
+def test_a_cell_without_the_user_token_leaves_out_the_item_scores_that_need_it():
+    assert cells.CELLS["no-user-token"] == ["prompts.user_token=false", "train.item_scores=false"]
+    assert cells.CELLS["no-item-scores"] == ["train.item_scores=false"]
+    for cell, overrides in cells.CELLS.items():
+        if "prompts.user_token=false" in overrides:
+            assert "train.item_scores=false" in overrides, cell
+    levers = cells.TABLES["levers"]
+    assert levers[levers.index("no-user-token") + 1] == "no-item-scores"
+    assert set(cells.LABELS) == set(cells.CELLS) - set(cells.NO_LANGUAGE_MODEL)  # every row has its label
 
 
 def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_values():
@@ -47,7 +55,7 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     paper["metrics"] = {k: v for k, v in paper["metrics"].items() if not k.startswith("rank.")}
     results["movielens-paper-faithful"] = paper
     archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
-    rendered = experiments.render(results, archived)
+    rendered = tables.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
     authors_split = rendered.split("## RQ1: LLaRA against its peers: movielens-llara")[1].split("##")[0]
     assert "| 0.9684 / 0.4421 | `movielens-llara-llara-sasrec` (30 min) |" in authors_split  # the paper's MovieLens figures
@@ -88,7 +96,7 @@ def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_lan
     baselines["hits"]["sr"] = [1] * 6 + [0] * 4
     baselines["zero_shot"] = {**baselines["metrics"], "generate.valid_ratio": 0.25, "paired.rank_vs_popularity.p": 0.5}
     assert experiments.run_command("lastfm", "baselines", force=False)[-3:] == ["-S", "sr.model=morec", "zero-shot"]
-    rq1 = experiments.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1]
+    rq1 = tables.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1]
     rows = [line for line in rq1.splitlines() if line.startswith("| ")][2:]  # past the header and its rule
     assert [row.split(" | ")[0] for row in rows] == ["| popularity", "| zero-shot base model (text prompts)",
                                                      "| GPT-4 (not run here: no network)", "| morec"]
@@ -129,8 +137,7 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for name, cls in SECTIONS.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(params[name]), name
-    for overrides in [*(cell[1] for cell in experiments.CELLS.values()), *experiments.DATASET_OVERRIDES.values(),
-                      *experiments.CELL_OVERRIDES.values()]:
+    for overrides in [*cells.CELLS.values(), *cells.DATASET_OVERRIDES.values(), *cells.CELL_OVERRIDES.values()]:
         for override in overrides:
             section, key = override.split("=")[0].split(".")
             assert key in params[section], override
@@ -142,17 +149,26 @@ def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_a
     morec = {**fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity), "dataset": "steam"}
     with_morec = {"steam-llara-sasrec": sasrec, "steam-llara-morec": morec}
     # without a zero-shot row the baselines cell still has one to give
-    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines" in experiments.render(with_morec)
+    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines" in tables.render(with_morec)
     sasrec["zero_shot"] = {**sasrec["metrics"], "generate.valid_ratio": 0.25}
-    assert experiments.rows_recorded_elsewhere("steam", "baselines", with_morec)
-    assert not experiments.rows_recorded_elsewhere("steam", "baselines", {"steam-llara-sasrec": sasrec})
-    assert not experiments.rows_recorded_elsewhere("steam", "llara-caser", with_morec)
-    rq1 = experiments.render(with_morec).split("## RQ1: LLaRA against its peers: steam")[1].split("##")[0]
+    assert tables.rows_recorded_elsewhere("steam", "baselines", with_morec)
+    assert not tables.rows_recorded_elsewhere("steam", "baselines", {"steam-llara-sasrec": sasrec})
+    assert not tables.rows_recorded_elsewhere("steam", "llara-caser", with_morec)
+    rq1 = tables.render(with_morec).split("## RQ1: LLaRA against its peers: steam")[1].split("##")[0]
     assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only (`python" in rq1
 
 
 def test_the_machines_line_names_the_few_cells_a_machine_ran_and_counts_the_many():
     results = {f"movielens-{cell}": fake(cell, 0.5, [1], [0]) for cell in ("direct", "two-stage", "text-only", "id-only")}
     results["steam-llara-morec"] = {**fake("llara-morec", 0.5, [1], [0]), "machine": "AMD EPYC, 2 CPUs, Linux, fp32"}
-    assert experiments.machines(results) == ("x86_64, 2 CPUs, Linux (4 cells); "
+    assert tables.machines(results) == ("x86_64, 2 CPUs, Linux (4 cells); "
                                              "AMD EPYC, 2 CPUs, Linux, fp32 (`steam-llara-morec`)")
+
+
+def test_the_script_runs_from_any_directory_with_every_cell_as_a_choice(tmp_path):
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, str(REPO / "bench" / "experiments.py"), "run", "--help"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout
+    assert "no-item-scores" in shown and "no-user-token" in shown and "movielens-llara" in shown

@@ -20,6 +20,7 @@ from recsys.config import EvalParams
 from recsys.distributed import Ranks
 from recsys.errors import InputError
 from recsys.eval.modes import EvalSet, Runner, generate_mode, rank_mode, score_mode
+from recsys.eval.outputs import POPULARITY, SR, write_hits
 from recsys.eval.paired import paired_tests
 from recsys.eval.zero_shot import zero_shot_model
 from recsys.io import read_column, write_json
@@ -107,7 +108,7 @@ def _write(out: Path, metrics: dict, results: dict, table: pa.Table, sr_model: P
     write_json(out / "metrics.json", metrics)
     write_json(out / "timing.json", {f"{m}.seconds_per_example": round(r.seconds_per_example, 4) for m, r in results.items()})
     pq.write_table(pa.table(columns), out / "predictions.parquet")
-    _write_hits(out / "hits.csv", example_ids, {**hits, **baselines})
+    write_hits(out / "hits.csv", example_ids, {**hits, **baselines})
     _write_comparison(out / "comparison.csv", metrics, split)
 
 
@@ -119,8 +120,8 @@ def _baseline_hits(sr_model: Path | None, split: str, example_ids: np.ndarray) -
     if "popularity_rank" not in pq.read_schema(path).names:
         raise InputError(str(path), "no popularity_rank column (written by an older pretrain: re-run `recsys pretrain`)")
     scores = pq.read_table(path, columns=["rank", "popularity_rank"])
-    return {"sr": scores.column("rank").to_numpy()[example_ids] < 1,
-            "popularity": scores.column("popularity_rank").to_numpy()[example_ids] < 1}
+    return {SR: scores.column("rank").to_numpy()[example_ids] < 1,
+            POPULARITY: scores.column("popularity_rank").to_numpy()[example_ids] < 1}
 
 
 def _sr_rows(sr_model: Path | None, split: str) -> dict:
@@ -134,14 +135,6 @@ def _sr_rows(sr_model: Path | None, split: str) -> dict:
         if base.startswith(f"{split}.") or base.startswith(f"popularity.{split}."):
             rows[f"sr.{key}"] = value
     return rows
-
-
-def _write_hits(path: Path, example_ids: np.ndarray, hits: dict[str, np.ndarray]) -> None:
-    """One row per example, a 0/1 column per method: what paired tests between runs read (git-tracked, small)."""
-    names = list(hits)
-    lines = [",".join(["example_id", *names])]
-    lines += [",".join([str(int(e)), *(str(int(hits[m][i])) for m in names)]) for i, e in enumerate(example_ids)]
-    path.write_text("\n".join(lines) + "\n")
 
 
 def _write_comparison(path: Path, metrics: dict, split: str) -> None:

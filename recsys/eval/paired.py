@@ -1,13 +1,21 @@
 """Paired comparisons on the same examples: is one method's HR@1 really above another's?
 
-Exact McNemar tests on per-example hits; every LLaRA mode against the SR model and popularity.
+Exact McNemar tests on per-example hits: every LLaRA mode against the SR model and popularity in the
+evaluate stage, and any two recorded runs in the benches, through `compare`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from recsys.eval.outputs import paired_key
 from recsys.metrics import mcnemar_p
+
+
+def compare(mine, theirs) -> tuple[float, float, float]:
+    """Two methods' 0/1 hits on the same examples -> (HR@1 of mine, HR@1 of theirs, exact McNemar p)."""
+    mine, theirs = np.asarray(mine), np.asarray(theirs)
+    return float(np.mean(mine)), float(np.mean(theirs)), mcnemar_p(mine, theirs)
 
 
 def paired_tests(hits: dict[str, np.ndarray], baselines: dict[str, np.ndarray]) -> dict[str, float]:
@@ -15,6 +23,7 @@ def paired_tests(hits: dict[str, np.ndarray], baselines: dict[str, np.ndarray]) 
     out: dict[str, float] = {}
     for mode, mine in hits.items():
         for name, theirs in baselines.items():
-            out[f"paired.{mode}_vs_{name}.p"] = mcnemar_p(mine, theirs)
-            out[f"paired.{mode}_vs_{name}.diff"] = float(np.mean(mine) - np.mean(theirs))
+            ours, others, p = compare(mine, theirs)
+            out[paired_key(mode, name)] = p
+            out[paired_key(mode, name, "diff")] = ours - others
     return out

@@ -5,17 +5,21 @@ model row the exact McNemar p-value against popularity and against its SR backbo
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 from recsys import layout
+from recsys.eval.outputs import POPULARITY, SR, VALID_RATIO, hr1, interval, paired_key, rate_values, sr_hr1
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 MODE_LABELS = {"rank": "one-pass rank", "generate": "generate", "score": "likelihood score"}
+BAR_INCHES = 1.1  # the chart's width per bar
+LABEL_CHARS = 14  # characters of a 7-point label that fit under one bar
 
 
 @dataclass
@@ -27,16 +31,11 @@ class Row:
     valid: float | None = None  # ValidRatio (generation) where it applies
     p_popularity: float | None = None  # paired McNemar p-value against popularity
     p_sr: float | None = None  # ... against the row's SR backbone
+    group: str = ""  # the model a mode's row belongs to ("LLaRA (sasrec)"); method is then "<group>, <mode>"
 
     @property
     def language_model(self) -> bool:
         return self.p_popularity is not None
-
-
-def _rate(metrics: dict, key: str) -> tuple[float, float, float] | None:
-    if key not in metrics:
-        return None
-    return metrics[key], metrics[f"{key}.ci_low"], metrics[f"{key}.ci_high"]
 
 
 def collect_rows(root: Path, dataset: str, split: str) -> list[Row]:
@@ -44,19 +43,19 @@ def collect_rows(root: Path, dataset: str, split: str) -> list[Row]:
     rows: list[Row] = []
     for path in sorted(root.glob(str(layout.sr_model(dataset, "*") / "metrics.json"))):
         metrics = json.loads(path.read_text())
-        if not rows and (pop := _rate(metrics, f"popularity.{split}.hr@1")):
+        if not rows and (pop := rate_values(metrics, sr_hr1(split, popularity=True))):
             rows.append(Row("Popularity", *pop, valid=1.0))
-        if sr := _rate(metrics, f"{split}.hr@1"):
+        if sr := rate_values(metrics, sr_hr1(split)):
             rows.append(Row(path.parent.name, *sr, valid=1.0))
     for path in sorted(root.glob(str(layout.metrics(dataset, "*") / "metrics.json"))):
         metrics = json.loads(path.read_text())
         name = "zero-shot base model" if path.parent.name == layout.ZERO_SHOT else f"LLaRA ({path.parent.name})"
         for mode, label in MODE_LABELS.items():
-            if rate := _rate(metrics, f"{mode}.hr@1"):
-                valid = metrics.get("generate.valid_ratio") if mode == "generate" else 1.0
-                rows.append(Row(f"{name}, {label}", *rate, valid=valid,
-                                p_popularity=metrics.get(f"paired.{mode}_vs_popularity.p"),
-                                p_sr=metrics.get(f"paired.{mode}_vs_sr.p")))
+            if rate := rate_values(metrics, hr1(mode)):
+                valid = metrics.get(VALID_RATIO) if mode == "generate" else 1.0
+                rows.append(Row(f"{name}, {label}", *rate, valid=valid, group=name,
+                                p_popularity=metrics.get(paired_key(mode, POPULARITY)),
+                                p_sr=metrics.get(paired_key(mode, SR))))
     return rows
 
 
@@ -66,25 +65,49 @@ def _p(value: float | None) -> str:
 
 def markdown(rows: list[Row], dataset: str, split: str) -> str:
     lines = [f"### {dataset}, {split} split: HitRatio@1 over the stored candidates", "",
-             "| method | ValidRatio | HitRatio@1 | 95% interval | p vs popularity | p vs its SR model |",
-             "|---|---:|---:|---|---:|---:|"]
+             "| method | ValidRatio | HitRatio@1 [95% interval] | p vs popularity | p vs its SR model |",
+             "|---|---:|---|---:|---:|"]
     for row in rows:
         valid = "" if row.valid is None else f"{row.valid:.4f}"
-        lines.append(f"| {row.method} | {valid} | {row.hr1:.4f} | [{row.low:.4f}, {row.high:.4f}] | "
+        lines.append(f"| {row.method} | {valid} | {interval(row.hr1, row.low, row.high)} | "
                      f"{_p(row.p_popularity)} | {_p(row.p_sr)} |")
     lines += ["", "p: exact two-sided McNemar test on the same users' hits (HR@1)."]
     return "\n".join(lines) + "\n"
 
 
-def bar_chart(rows: list[Row], title: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows), 4))
+def chart_labels(rows: list[Row]) -> tuple[list[str], list[tuple[str, float]]]:
+    """Each bar's own label (its mode, or the method of a row without one), and each run of bars of one model named
+    once beneath them: (tick labels, [(model, x of the run's centre)]), wrapped to the width they stand under."""
+    ticks, runs = [], []  # runs: [model, first bar, last bar]
+    for i, row in enumerate(rows):
+        ticks.append(textwrap.fill(row.method[len(row.group) + 2:] if row.group else row.method, LABEL_CHARS))
+        if row.group and runs and runs[-1][0] == row.group and runs[-1][2] == i - 1:
+            runs[-1][2] = i
+        elif row.group:
+            runs.append([row.group, i, i])
+    return ticks, [(textwrap.fill(name, LABEL_CHARS * (last - first + 1)), (first + last) / 2)
+                   for name, first, last in runs]
+
+
+def chart(rows: list[Row], title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(1.2 + BAR_INCHES * len(rows), 4.4))
     x = range(len(rows))
     ax.bar(x, [r.hr1 for r in rows], yerr=[[r.hr1 - r.low for r in rows], [r.high - r.hr1 for r in rows]],
            capsize=4, color=["#3b75af" if r.language_model else "#999999" for r in rows])
-    ax.set_xticks(list(x), [r.method.replace(", ", "\n") for r in rows], fontsize=7)
+    ticks, models = chart_labels(rows)
+    ax.set_xticks(list(x), ticks, fontsize=7)
+    below = -(12 + 9 * max(tick.count("\n") + 1 for tick in ticks))  # points: past the tick marks and labels
+    for name, centre in models:
+        ax.annotate(name, xy=(centre, 0), xycoords=("data", "axes fraction"), xytext=(0, below),
+                    textcoords="offset points", ha="center", va="top", fontsize=7, fontweight="bold")
     ax.set_ylabel("HitRatio@1 (95% interval)")
     ax.set_title(title)
     ax.set_ylim(0, 1)
     fig.tight_layout()
+    return fig
+
+
+def bar_chart(rows: list[Row], title: str, path: Path) -> None:
+    fig = chart(rows, title)
     fig.savefig(path, dpi=120)
     plt.close(fig)
