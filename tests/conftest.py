@@ -52,7 +52,7 @@ def pretrain_toy_sr(workspace: Path, out: Path, keep_items: int) -> Path:
 
     from recsys.embeddings import save_item_embeddings
     from recsys.sr.registry import architecture, build_model
-    from recsys.sr.trainer import save_model
+    from recsys.sr.inference import save_model
 
     out.mkdir(parents=True)
     torch.manual_seed(0)

@@ -17,7 +17,8 @@ from recsys.errors import InputError
 from recsys.sr.data import load_examples
 from recsys.sr.registry import architecture, build_model
 from recsys.sr.text import TEXT_DIM, encode_titles, title_features
-from recsys.sr.trainer import load_model, pretrain
+from recsys.sr.inference import load_model
+from recsys.sr.trainer import pretrain
 from sr_fixtures import cyclic_prepared
 
 PARAMS = SRParams(model="morec", hidden_size=16, batch_size=8, epochs=3, patience=2)

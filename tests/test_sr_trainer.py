@@ -16,7 +16,8 @@ from recsys.metrics import target_rank
 from recsys.sr.data import load_examples
 from recsys.sr.popularity import item_counts, popularity_scores
 from recsys.embeddings import load_item_embeddings
-from recsys.sr.trainer import load_model, pretrain
+from recsys.sr.inference import load_model
+from recsys.sr.trainer import pretrain
 from sr_fixtures import cyclic_prepared, write_items, write_split
 
 PARAMS = SRParams(hidden_size=16, batch_size=8, epochs=4, patience=2)

@@ -18,7 +18,7 @@ from recsys.errors import InputError
 from recsys.prompts.shards import read_all
 from recsys.sr.base import SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, examples_from_table
-from recsys.sr.trainer import EVAL_BATCH, load_model, score_examples
+from recsys.sr.inference import EVAL_BATCH, load_model, score_examples
 
 
 def _read(sr_model: Path, prompts: pa.Table, with_candidates: bool) -> tuple[SequentialRecommender, Examples]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recsys.sr.registry import MODELS, build_model
-from recsys.sr.trainer import load_model, pretrain
+from recsys.sr.inference import load_model
+from recsys.sr.trainer import pretrain
 
 __all__ = ["MODELS", "build_model", "load_model", "pretrain"]

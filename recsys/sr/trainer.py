@@ -11,7 +11,6 @@ rerun with the same results must write the same bytes.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -21,23 +20,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from safetensors.torch import load_file, save_file
 
 from recsys.config import SRParams
 from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
-from recsys.io import read_json, write_json
+from recsys.io import write_json
 from recsys.metrics import hit_at_k, mean_report, ndcg_at_k, ranking_report, rate_report, target_rank
 from recsys.progress import Steps
-from recsys.sr.base import Architecture, SequentialRecommender
+from recsys.sr.base import SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, count_items, load_examples
+from recsys.sr.inference import save_model, score_examples
 from recsys.sr.loss import next_item_loss
 from recsys.sr.popularity import item_counts, popularity_scores
-from recsys.sr.morec import FEATURES_KEY
 from recsys.sr.registry import TEXT_MODELS, architecture, build_model
 from recsys.sr.text import title_features
 
-EVAL_BATCH = 1024
 
 
 @dataclass
@@ -154,19 +151,6 @@ def train_epoch(
     return total / len(train)
 
 
-@torch.no_grad()
-def score_examples(model: SequentialRecommender, examples: Examples) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate scores [N, K] (float32) and the target's 0-based rank among all items [N]."""
-    model.eval()
-    scores, full_ranks = [], []
-    for rows in batch_indices(len(examples), EVAL_BATCH):
-        rep = model(examples.seq[rows], examples.lengths[rows])  # [B, d]
-        scores.append(model.score_candidates(rep, examples.candidates[rows]).numpy())
-        all_scores = model.score_all(rep).numpy()  # [B, n_items]
-        full_ranks.append(target_rank(all_scores, examples.targets[rows].numpy()))
-    return np.concatenate(scores).astype(np.float32), np.concatenate(full_ranks)
-
-
 def write_scores(path: Path, examples: Examples, scores: np.ndarray, ranks: np.ndarray, popular_ranks: np.ndarray) -> None:
     """One row per example: the stored candidates, their scores and the rank of the target (by the model
     and by popularity), so later stages compare other models with both on the same examples."""
@@ -192,27 +176,3 @@ def write_curve(path: Path, curve: list[tuple[int, float, float]]) -> None:
         writer = csv.writer(f)
         writer.writerow(["epoch", "train_loss", "val_hr@1"])
         writer.writerows((epoch, f"{loss:.6f}", f"{hr:.6f}") for epoch, loss, hr in curve)
-
-
-def save_model(model: SequentialRecommender, out: Path) -> None:
-    """model.safetensors (state dict) and model_args.json (its Architecture: all `load_model` needs)."""
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"))
-    write_json(out / "model_args.json", dataclasses.asdict(model.arch))
-
-
-def load_model(directory: Path) -> SequentialRecommender:
-    """Rebuild the model saved by `pretrain` in `directory`, in eval mode."""
-    directory = Path(directory)
-    for name in ("model_args.json", "model.safetensors"):
-        if not (directory / name).is_file():
-            raise InputError(str(directory / name), "file not found (run the pretrain stage)")
-    args = read_json(directory / "model_args.json")
-    missing = [field.name for field in dataclasses.fields(Architecture) if field.name not in args]
-    if missing:
-        raise InputError(str(directory / "model_args.json"), f"missing key {missing[0]!r}")
-    arch = Architecture(**{field.name: args[field.name] for field in dataclasses.fields(Architecture)})
-    state = load_file(str(directory / "model.safetensors"))
-    model = build_model(arch, state.get(FEATURES_KEY))  # MoRec's text is saved inside
-    model.load_state_dict(state)
-    return model.eval()

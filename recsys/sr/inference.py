@@ -1,0 +1,61 @@
+"""A pretrained sequential recommender as later stages use it: its saved form, loaded back, and its scores.
+
+Kept apart from training (trainer.py) so that the language model's stages, which read the SR model's
+scores and states, import no training code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from recsys.errors import InputError
+from recsys.io import read_json, write_json
+from recsys.metrics import target_rank
+from recsys.sr.base import Architecture, SequentialRecommender
+from recsys.sr.data import Examples, batch_indices
+from recsys.sr.morec import FEATURES_KEY
+from recsys.sr.registry import build_model
+
+EVAL_BATCH = 1024
+
+
+@torch.no_grad()
+def score_examples(model: SequentialRecommender, examples: Examples) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate scores [N, K] (float32) and the target's 0-based rank among all items [N]."""
+    model.eval()
+    scores, full_ranks = [], []
+    for rows in batch_indices(len(examples), EVAL_BATCH):
+        rep = model(examples.seq[rows], examples.lengths[rows])  # [B, d]
+        scores.append(model.score_candidates(rep, examples.candidates[rows]).numpy())
+        all_scores = model.score_all(rep).numpy()  # [B, n_items]
+        full_ranks.append(target_rank(all_scores, examples.targets[rows].numpy()))
+    return np.concatenate(scores).astype(np.float32), np.concatenate(full_ranks)
+
+
+def save_model(model: SequentialRecommender, out: Path) -> None:
+    """model.safetensors (state dict) and model_args.json (its Architecture: all `load_model` needs)."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"))
+    write_json(out / "model_args.json", dataclasses.asdict(model.arch))
+
+
+def load_model(directory: Path) -> SequentialRecommender:
+    """Rebuild the model saved by `pretrain` in `directory`, in eval mode."""
+    directory = Path(directory)
+    for name in ("model_args.json", "model.safetensors"):
+        if not (directory / name).is_file():
+            raise InputError(str(directory / name), "file not found (run the pretrain stage)")
+    args = read_json(directory / "model_args.json")
+    missing = [field.name for field in dataclasses.fields(Architecture) if field.name not in args]
+    if missing:
+        raise InputError(str(directory / "model_args.json"), f"missing key {missing[0]!r}")
+    arch = Architecture(**{field.name: args[field.name] for field in dataclasses.fields(Architecture)})
+    state = load_file(str(directory / "model.safetensors"))
+    model = build_model(arch, state.get(FEATURES_KEY))  # MoRec's text is saved inside
+    model.load_state_dict(state)
+    return model.eval()
