@@ -43,6 +43,8 @@ class Range:
         return f"{'<' if self.open_high else '<='} {self.high}"
 
 
+DUCKDB_MEMORY_LIMIT = "2GB"  # prepare's DuckDB cap: a resource setting, not a param (it never changes an output)
+
 COUNT = Range(1)  # sizes, counts, steps
 NON_NEGATIVE = Range(0)
 POSITIVE = Range(0, open_low=True)  # learning rates, temperatures, norms

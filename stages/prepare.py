@@ -12,7 +12,7 @@ from rich import print as rprint
 from rich.console import Console
 
 from recsys import layout
-from recsys.config import DataParams, DatasetSpec, dataset_spec, describe
+from recsys.config import DUCKDB_MEMORY_LIMIT, DataParams, DatasetSpec, dataset_spec, describe
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
@@ -36,20 +36,13 @@ def with_data_root(spec: DatasetSpec) -> DatasetSpec:
     return dataclasses.replace(spec, path=str(Path(root) / spec.path))
 
 
-def default_memory_limit() -> str:
-    """recsys.data.duck's cap, read only when a run needs it: importing DuckDB would slow every `--help`."""
-    from recsys.data.duck import DEFAULT_MEMORY_LIMIT
-
-    return DEFAULT_MEMORY_LIMIT
-
-
 @reports_bad_input
 def command(
     params_file: Path = ParamsOption,
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, help="output directory [default: data/prepared/<dataset>]"),
     memory_limit: str = typer.Option(
-        default_factory=default_memory_limit, envvar="RECSYS_MEMORY_LIMIT",
+        DUCKDB_MEMORY_LIMIT, envvar="RECSYS_MEMORY_LIMIT",
         help="DuckDB's memory cap (e.g. 500MB, 4GB); beyond it, work spills to a scratch directory beside the "
         "output. A resource setting, not a param: it never changes the output",
     ),

@@ -14,16 +14,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recsys.config import DUCKDB_MEMORY_LIMIT
 from recsys.errors import InputError
 
 # pyarrow's default row group size, so a table smaller than this is written as the one row group
 # that pq.write_table gives it (streamed and whole writes are then byte-identical).
 ROW_GROUP_ROWS = 1024 * 1024
 BATCH_ROWS = 64 * 1024
-DEFAULT_MEMORY_LIMIT = "2GB"
 
 
-def connect(scratch: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+def connect(scratch: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A database file under `scratch` whose operators spill to `scratch/spill` beyond `memory_limit`."""
     con = duckdb.connect(str(Path(scratch) / "work.duckdb"))
     try:

@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys.config import DataParams, DatasetSpec
+from recsys.config import DUCKDB_MEMORY_LIMIT, DataParams, DatasetSpec
 from recsys.data.candidates import build_candidates, example_item_pairs
-from recsys.data.duck import DEFAULT_MEMORY_LIMIT, batches, connect, first_row, quote, write_parquet
+from recsys.data.duck import batches, connect, first_row, quote, write_parquet
 from recsys.data.llara import load_split_files
 from recsys.data.log import validate_log
 from recsys.data.sources import load_interactions, load_movielens
@@ -80,7 +80,7 @@ def _split_stats(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
     }
 
 
-def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT,
             step: Callable[[str], None] = lambda what: None) -> dict:
     """Build every prepared file of `spec` under `out` and return the stats written to stats.json.
 
