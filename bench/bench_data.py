@@ -12,7 +12,6 @@ interactions per user and integer timestamps. materialize needs the base model's
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from recsys import layout
+from recsys.data.stats import PreparedStats
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "out" / "data"
@@ -72,7 +72,7 @@ def bench(name: str, workdir: Path, dataset: dict, memory_limit: str) -> dict:
         base.symlink_to(layout.base_model("any", ROOT).parent, target_is_directory=True)
     prepare = run_stage(workdir, "prepare", "--memory-limit", memory_limit)
     materialize = run_stage(workdir, "materialize")
-    stats = json.loads((layout.prepared("bench", workdir) / "stats.json").read_text())
+    stats = PreparedStats.read(layout.prepared("bench", workdir))
     return {"name": name, "stats": stats, "prepare": prepare, "materialize": materialize}
 
 
@@ -103,7 +103,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, (pw, pr), (mw, mr) = row["stats"], row["prepare"], row["materialize"]
-        print(f"| {row['name']} | {s['interactions']:,} | {s['users']:,} | {s['items']:,} | {s['examples']['train']:,} "
+        print(f"| {row['name']} | {s.interactions:,} | {s.users:,} | {s.items:,} | {s.examples['train']:,} "
               f"| {pw:.1f} | {pr:,.0f} | {mw:.1f} | {mr:,.0f} |")
 
 

@@ -1,9 +1,10 @@
-"""Atomic output directories, small JSON files and checked Parquet columns, so a failed stage never leaves half an
-output and a missing input is named."""
+"""Atomic output directories, small JSON files (typed records among them) and checked Parquet columns, so a failed
+stage never leaves half an output and a missing input is named."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -11,12 +12,14 @@ import secrets
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys.errors import InputError
+
+Record = TypeVar("Record")
 
 # Kept when atomic_dir replaces a directory: DVC writes and commits one inside a stage's output folder.
 KEPT = ".gitignore"
@@ -91,6 +94,33 @@ def write_json(path: Path, obj: object) -> None:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def write_record(record: object, path: Path) -> None:
+    """A dataclass's fields as write_json's bytes; a field left at its default is not written, so an optional key
+    appears only where it applies."""
+    write_json(path, {f.name: getattr(record, f.name) for f in dataclasses.fields(record)
+                      if f.default is dataclasses.MISSING or getattr(record, f.name) != f.default})
+
+
+def read_record(cls: type[Record], folder: Path, file: str, what: str, stage: str) -> Record:
+    """The dataclass `cls` from `folder/file`, which `recsys <stage>` writes into a `what` folder; a missing file,
+    a file that is not a JSON object or a missing key is one line naming the folder, or the file and the key."""
+    path = Path(folder) / file
+    if not path.is_file():
+        raise InputError(str(folder), f"not a {what} folder (expected {file}; run `recsys {stage}`)")
+    try:
+        fields = json.loads(path.read_text())
+    except ValueError as err:  # not JSON, or not text
+        raise InputError(str(path), f"not JSON ({err})") from None
+    if not isinstance(fields, dict):
+        raise InputError(str(path), f"expected a JSON object, got {type(fields).__name__} (re-run `recsys {stage}`)")
+    known = dataclasses.fields(cls)
+    missing = [f.name for f in known if f.default is dataclasses.MISSING and f.name not in fields]
+    if missing:
+        raise InputError(str(path), f"missing key {missing[0]!r} (written by an older version? re-run "
+                         f"`recsys {stage}`)")
+    return cls(**{f.name: fields[f.name] for f in known if f.name in fields})
 
 
 def read_column(path: Path, name: str) -> list:

@@ -36,4 +36,4 @@ def command(
         manifest = materialize(layout.prepared(data.dataset), layout.base_model(llm.name), domain, prompts, tmp)
     rprint(f"[green]materialized[/green] -> {out}: " + ", ".join(
         f"{s} {m['examples']} examples ({m['variants']['hybrid']['mean_tokens']} tokens per hybrid prompt on average)"
-        for s, m in manifest["splits"].items()))
+        for s, m in manifest.splits.items()))

@@ -65,11 +65,21 @@ def train_then_stop(root: Path, train, checkpoints: Path, stop_after: int, ranks
             trainer.checkpoint(step + 1)
 
 
+def write_planted_manifest(prompts: Path, tokenizer, max_len: int, k: int, user_token: bool) -> None:
+    """manifest.json for hand-encoded planted prompts (movie domain, index letters), as materialize writes it."""
+    from recsys.prompts.encode import letter_token_ids, single_token_id
+    from recsys.prompts.manifest import PromptManifest
+    from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, templates
+
+    PromptManifest(domain="movie", template=templates()["movie"], n_candidates=k, max_len=max_len,
+                   item_tokens={t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
+                   index_letters=letter_token_ids(tokenizer, k), readout_token=single_token_id(tokenizer, READOUT_TOKEN),
+                   user_token=user_token, splits={}).write(prompts)
+
+
 def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:
     """Fine-tune on a planted data set's prompts (root/base, root/sr, root/prepared); -> validation HR@1 by the
     one-pass read-out, with the SR model's user states wherever the prompts have user slots."""
-    import json
-
     import numpy as np
 
     from recsys.config import LoraParams
@@ -78,6 +88,7 @@ def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:
     from recsys.llm.ranking import choice_scores
     from recsys.llm.readout import Readout
     from recsys.llm.sr_signals import prompt_table
+    from recsys.prompts.manifest import PromptManifest
     from recsys.prompts.templates import VARIANTS
 
     out = root / name
@@ -85,8 +96,7 @@ def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:
                             items=root / "prepared" / "items.parquet")
     finetune(inputs, LoraParams(r=8, alpha=32, dropout=0.0), train, out, root / f"{name}-ckpt", progress=False)
     model, tokenizer, card = load_llara(out)
-    manifest = json.loads((prompts / "manifest.json").read_text())
-    table = prompt_table(prompts / "val" / card.variant, root / "sr", manifest)
+    table = prompt_table(prompts / "val" / card.variant, root / "sr", PromptManifest.read(prompts))
     scores = choice_scores(model, table, np.arange(table.num_rows), Readout(card.readout, tuple(card.readout_ids)),
                            VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size=50)
     candidates = np.array(table.column("candidates").to_pylist())

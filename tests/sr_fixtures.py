@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from recsys.data.stats import PreparedStats
 
 
 def write_items(directory: Path, n_items: int) -> None:
@@ -24,6 +25,12 @@ def write_items(directory: Path, n_items: int) -> None:
         ),
         directory / "items.parquet",
     )
+
+
+def write_stats(directory: Path, n_items: int, max_len: int, k: int) -> None:
+    """stats.json with the settings the stages read (items, history length, candidates); counts nothing reads: 0."""
+    PreparedStats(dataset="toy", source="interactions", split="user", notes=[], items=n_items, users=0, interactions=0,
+                  truncated_titles=0, n_candidates=k, max_len=max_len, examples={}, mean_history_length={}).write(directory)
 
 
 def write_split(directory: Path, name: str, rows: list[dict]) -> None:
@@ -67,5 +74,5 @@ def cyclic_prepared(
     write_split(directory, "train", train)
     write_split(directory, "val", held_out["val"])
     write_split(directory, "test", held_out["test"])
-    (directory / "stats.json").write_text(json.dumps({"max_len": max_len}))  # the part of stats.json pretrain reads
+    write_stats(directory, n_items, max_len, k)
     return directory

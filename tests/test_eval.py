@@ -15,6 +15,7 @@ from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
 from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout
+from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.shards import read_all
 from recsys.prompts.templates import render_answer, strip_letter
 
@@ -44,11 +45,9 @@ def test_match_is_exact_not_substring():
 
 @pytest.mark.parametrize("kind", ["letters", "slot"])
 def test_rank_mode_reads_the_logits_of_a_full_forward_pass(workspace, kind):
-    import json
-
     model, tokenizer = build_model(workspace, seed=1)
-    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
-    letters, yes = manifest["index_letters"], manifest["readout_token"]
+    manifest = PromptManifest.read(workspace / "prompts")
+    letters, yes = manifest.index_letters, manifest.readout_token
     assert yes == tokenizer(" Yes", add_special_tokens=False).input_ids[0]
     table = read_all(workspace / "prompts" / "test" / "hybrid")
     readout = Readout.from_manifest(kind, manifest)
@@ -130,8 +129,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
                                answer_token_ids(tokenizer, names), tokenizer.pad_token_id)
     np.testing.assert_allclose(scored, mean.numpy(), rtol=1e-5)
     args = json.loads((model_dir / "finetune.json").read_text())
-    assert args["variant"] == "hybrid" and args["index_letters"] == json.loads(
-        (workspace / "prompts" / "manifest.json").read_text())["index_letters"]
+    assert args["variant"] == "hybrid" and args["index_letters"] == PromptManifest.read(workspace / "prompts").index_letters
     from safetensors.torch import load_file, save_file
 
     projector = model_dir / "projector.safetensors"  # a whole model of a 31-item data set: card and projector agree
@@ -148,17 +146,15 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
 
 
 def test_zero_shot_model_is_the_base_model_with_no_adapter_and_no_projector(workspace):
-    import json
-
     from recsys.eval.zero_shot import zero_shot_model
     from recsys.llm.base_model import load_base
 
-    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
+    manifest = PromptManifest.read(workspace / "prompts")
     model, _, card = zero_shot_model(workspace / "base", workspace / "sr", workspace / "prepared" / "items.parquet",
                                      manifest, torch.device("cpu"), torch.float32)
     assert not any("lora" in name for name, _ in model.named_parameters())
     assert not any(weight.requires_grad for weight in model.lm.parameters())
-    assert (card.readout, card.readout_ids, card.steps, card.variant) == ("letters", manifest["index_letters"], 0, "text")
+    assert (card.readout, card.readout_ids, card.steps, card.variant) == ("letters", manifest.index_letters, 0, "text")
     base, _ = load_base(workspace / "base")
     ids = torch.tensor([[1, 5, 9, 13, 17]])
     with torch.no_grad():

@@ -15,6 +15,7 @@ from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE, collate
 from recsys.llm.finetune import finetune
 from recsys.llm.schedule import draw_task, hard_probability
+from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.shards import SCHEMA, read_all, write_shard
 from recsys.prompts.templates import VARIANTS
 
@@ -58,7 +59,7 @@ def test_paper_prompt_has_no_index_letters(workspace, tmp_path):
                            PromptParams(train_examples=4, index_letters=False), tmp_path / "prompts", progress=False)
     row = read_all(tmp_path / "prompts" / "val" / "hybrid").slice(0, 1).to_pylist()[0]
     first, second = row["candidates"][:2]
-    assert manifest["index_letters"] is None and "A. " not in row["text"]
+    assert manifest.index_letters is None and "A. " not in row["text"]
     assert row["text"].endswith(f"The answer is Item {row['target'] + 1}")  # toy titles are "Item <id + 1>"
     assert f"candidates are Item {first + 1}[EMB], Item {second + 1}[EMB], " in row["text"]
 
@@ -74,7 +75,7 @@ def test_a_prompt_longer_than_the_context_is_an_error_naming_it(workspace, tmp_p
     from recsys.prompts.materialize import materialize
 
     base = shutil.copytree(workspace / "base", tmp_path / "base")
-    longest = json.loads((workspace / "prompts" / "manifest.json").read_text())["splits"]["train"]["variants"]
+    longest = PromptManifest.read(workspace / "prompts").splits["train"]["variants"]
     config = json.loads((base / "config.json").read_text())
     (base / "config.json").write_text(json.dumps({**config, "max_position_embeddings": longest["text"]["max_tokens"] - 1}))
     with pytest.raises(InputError, match=r"^train/text example \d+ \(prepared user index \d+\): \d+ tokens, longer "
@@ -275,17 +276,39 @@ def test_a_run_without_read_out_writes_a_header_only_curve(workspace, tmp_path):
 
 
 def test_manifest_statistics_are_per_split_and_variant(workspace):
-    import json
-
-    manifest = json.loads((workspace / "prompts" / "manifest.json").read_text())
+    manifest = PromptManifest.read(workspace / "prompts")
     for split in ("train", "val", "test"):
-        stats = manifest["splits"][split]["variants"]
+        stats = manifest.splits[split]["variants"]
         for variant, numbers in stats.items():
             lengths = [len(ids) for ids in read_all(workspace / "prompts" / split / variant).column("input_ids").to_pylist()]
             assert numbers["mean_tokens"] == round(float(np.mean(lengths)), 2) and numbers["max_tokens"] == max(lengths)
         # the hybrid prompt is the text one with [EMB] for [PH], plus the user's slot (prompts.user_token)
         assert stats["behaviour"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]
         assert stats["text"]["mean_tokens"] < stats["hybrid"]["mean_tokens"]
+
+
+def test_a_manifest_missing_a_key_or_not_json_is_one_line_naming_the_file_and_key(workspace, tmp_path):
+    import dataclasses
+    import json
+
+    import pytest
+
+    from recsys.errors import InputError
+
+    manifest = PromptManifest.read(workspace / "prompts")
+    (tmp_path / "same").mkdir()
+    manifest.write(tmp_path / "same")  # what materialize wrote, to the byte: DVC sees no change
+    assert (tmp_path / "same" / "manifest.json").read_bytes() == (workspace / "prompts" / "manifest.json").read_bytes()
+    fields = dataclasses.asdict(manifest)
+    del fields["readout_token"]
+    for folder, text, problem in (("old", json.dumps(fields), "missing key 'readout_token'"),
+                                  ("torn", '{"domain": "movie", ', "not JSON")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "manifest.json").write_text(text)
+        with pytest.raises(InputError) as error:
+            PromptManifest.read(tmp_path / folder)
+        message = str(error.value)
+        assert message.startswith(f"{tmp_path / folder / 'manifest.json'}: {problem}") and "\n" not in message
 
 
 def test_item_scores_are_the_sr_dot_products_standardised_per_prompt():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +21,19 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from helpers import planted_hr1
+from helpers import planted_hr1, write_planted_manifest
 from recsys.config import LLMParams, SRParams, TrainParams
 from recsys.embeddings import load_item_embeddings
 from recsys.llm.base_model import fetch_model
-from recsys.prompts.encode import encode_examples, letter_token_ids, single_token_id
+from recsys.prompts.encode import encode_examples
 from recsys.prompts.shards import write_shard
-from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN
 from recsys.sr.trainer import pretrain
+from sr_fixtures import write_stats
 from tiny_llm import smollm2_slice
 
 SETS, K, LAYERS = 4, 5, 4
-ORDERS = list(itertools.permutations(range(3)))  # the 6 orderings of a triple
+HISTORY = 3  # a history is one triple
+ORDERS = list(itertools.permutations(range(HISTORY)))  # the 6 orderings of a triple
 N_ITEMS = SETS * 3 + SETS * len(ORDERS)  # the triples' items, then one target per (triple, ordering)
 
 
@@ -80,7 +80,7 @@ def planted_sequences(root: Path) -> Path:
     for split, rows in splits.items():
         pq.write_table(rows.drop_columns(["example_id"] + (["candidates"] if split == "train" else [])),
                        prepared / f"{split}.parquet")
-    (prepared / "stats.json").write_text(json.dumps({"max_len": 3}))
+    write_stats(prepared, N_ITEMS, HISTORY, K)
     (root / "sr").mkdir()
     sr = pretrain(SRParams(hidden_size=16, dropout=0.0, lr=1e-2, batch_size=128, epochs=40, patience=40, seed=0),
                   prepared, root / "sr", progress=False)
@@ -99,10 +99,7 @@ def planted_sequences(root: Path) -> Path:
             for variant in ("text", "hybrid"):
                 write_shard(prompts / split / variant, 0,
                             encode_examples(rows, titles, tokenizer, "movie", variant, letters=True, user=user))
-        manifest = {"domain": "movie", "max_len": 3, "n_candidates": K, "index_letters": letter_token_ids(tokenizer, K),
-                    "readout_token": single_token_id(tokenizer, READOUT_TOKEN), "user_token": user,
-                    "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS}}
-        (prompts / "manifest.json").write_text(json.dumps(manifest))
+        write_planted_manifest(prompts, tokenizer, HISTORY, K, user_token=user)
     return root
 
 

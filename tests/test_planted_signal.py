@@ -9,7 +9,6 @@ budget cannot beat chance, because nothing it sees tells the candidates apart.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from helpers import planted_hr1
+from helpers import planted_hr1, write_planted_manifest
 from recsys.config import LLMParams, TrainParams
 from recsys.embeddings import save_item_embeddings
 from recsys.llm.base_model import fetch_model
-from recsys.prompts.encode import encode_examples, letter_token_ids, single_token_id
+from recsys.prompts.encode import encode_examples
 from recsys.prompts.shards import write_shard
-from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN
 from tiny_llm import smollm2_slice
 
 CLUSTERS, PER_CLUSTER, K, HISTORY, DIM = 4, 12, 5, 3, 8
@@ -67,10 +65,7 @@ def planted(tmp_path_factory) -> Path:
         for variant in ("text", "hybrid"):
             write_shard(root / "prompts" / split / variant, 0,
                         encode_examples(rows, titles, tokenizer, "movie", variant, letters=True))
-    manifest = {"domain": "movie", "max_len": HISTORY, "n_candidates": K, "index_letters": letter_token_ids(tokenizer, K),
-                "readout_token": single_token_id(tokenizer, READOUT_TOKEN),
-                "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS}}
-    (root / "prompts" / "manifest.json").write_text(json.dumps(manifest))
+    write_planted_manifest(root / "prompts", tokenizer, HISTORY, K, user_token=False)
     return root
 
 

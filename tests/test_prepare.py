@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recsys.config import DataParams
+from recsys.data.stats import PreparedStats
 from recsys.data.titles import movielens_title
 from helpers import LLARA_DATA, run_cli, toy_dataset, write_params
 
@@ -60,9 +60,9 @@ def test_user_split_protocol(toy_log):
         assert len(row["history"]) == 5 and row["target"] not in row["history"]
     eval_targets = {(r["user_id"], r["target"]) for s in ("val", "test") for r in rows[s]}
     assert not eval_targets & {(r["user_id"], r["target"]) for r in rows["train"]}
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["examples"] == {"train": 40, "val": 1, "test": 1}
-    assert stats["users"] == 10 and stats["items"] == 30 and stats["interactions"] == 60
+    stats = PreparedStats.read(out)
+    assert stats.examples == {"train": 40, "val": 1, "test": 1}
+    assert stats.users == 10 and stats.items == 30 and stats.interactions == 60
 
 
 def test_candidates_rule(toy_log):
@@ -87,9 +87,9 @@ def test_candidates_depend_only_on_seed(toy_log):
 
 def test_min_rating_filters_interactions(toy_log):
     out = prepare(toy_log, {"split": "loo"}, toy_dataset(toy_log, rating_col="rating", min_rating=3))
-    stats = json.loads((out / "stats.json").read_text())
+    stats = PreparedStats.read(out)
     kept = sum(1 for u in range(10) for j in range(6) if 1 + (u + j) % 5 >= 3)
-    assert stats["interactions"] == kept
+    assert stats.interactions == kept
 
 
 def test_parquet_interactions_and_string_ids(tmp_path):
@@ -134,9 +134,9 @@ def test_movielens_packaged_default_is_deterministic(tmp_path):
     datasets = {"movielens": {"source": "movielens-100k"}}
     a = prepare(tmp_path, data, datasets, out="a")
     b = prepare(tmp_path, data, datasets, out="b")
-    stats = json.loads((a / "stats.json").read_text())
-    assert (stats["users"], stats["items"], stats["interactions"]) == (943, 1682, 100000)
-    assert stats["examples"]["val"] + stats["examples"]["test"] == 943 - round(0.8 * 943)
+    stats = PreparedStats.read(a)
+    assert (stats.users, stats.items, stats.interactions) == (943, 1682, 100000)
+    assert stats.examples["val"] + stats.examples["test"] == 943 - round(0.8 * 943)
     for name in ("items", *SPLITS):
         assert (a / f"{name}.parquet").read_bytes() == (b / f"{name}.parquet").read_bytes()
     titles = {r["source_id"]: r["title"] for r in read(a, "items")}
@@ -164,10 +164,10 @@ def test_llara_lastfm_split_files(tmp_path):
     data = {"dataset": "lastfm"}
     datasets = {"lastfm": {"source": "llara", "path": str(LLARA_DATA / "lastfm"), "domain": "music artist"}}
     out = prepare(tmp_path, data, datasets)
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["items"] == 4606
-    assert stats["examples"] == {"train": 50800, "val": 122, "test": 122}
-    assert stats["users"] == 1220  # 976 training users recovered from the window chains + 122 + 122
+    stats = PreparedStats.read(out)
+    assert stats.items == 4606
+    assert stats.examples == {"train": 50800, "val": 122, "test": 122}
+    assert stats.users == 1220  # 976 training users recovered from the window chains + 122 + 122
     names = (LLARA_DATA / "lastfm" / "id2name.txt").read_text(encoding="utf-8").splitlines()
     items = read(out, "items")
     assert [r["raw_title"] for r in items] == [line.split("::", 1)[1] for line in names]
@@ -183,10 +183,10 @@ def test_llara_steam_trains_from_val_users(tmp_path):
     datasets = {"steam": {"source": "llara", "path": str(LLARA_DATA / "steam"), "domain": "game",
                           "train_from": "val"}}
     out = prepare(tmp_path, data, datasets)
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["items"] == 3581 and stats["examples"]["test"] == 1194
-    assert stats["examples"]["val"] == round(0.1 * 1194)
-    assert any("train_from=val" in note for note in stats["notes"])
+    stats = PreparedStats.read(out)
+    assert stats.items == 3581 and stats.examples["test"] == 1194
+    assert stats.examples["val"] == round(0.1 * 1194)
+    assert any("train_from=val" in note for note in stats.notes)
     train_users = {r["user_id"] for r in read(out, "train")}
     assert not train_users & {r["user_id"] for r in read(out, "val")}
     assert all(len(r["history"]) >= 1 for r in read(out, "train"))
@@ -240,7 +240,7 @@ def test_long_titles_are_cut_and_stay_distinct(toy_log):
         "The Long Title N (2)", "The Long Title N (3)", "The Long Title Numbe", "The Long Title N (2)",
         "Item 5", "x" * 20]
     assert items[5]["raw_title"] == "x" * 5000
-    assert json.loads((out / "stats.json").read_text())["truncated_titles"] == 4
+    assert PreparedStats.read(out).truncated_titles == 4
 
 
 def test_default_title_bound_is_200_characters(toy_log):
@@ -248,7 +248,7 @@ def test_default_title_bound_is_200_characters(toy_log):
     (toy_log / "items.csv").write_text(text)
     out = prepare(toy_log, {"split": "loo", "n_candidates": 5}, toy_dataset(toy_log))
     assert read(out, "items")[6]["title"] == "y" * 200
-    assert json.loads((out / "stats.json").read_text())["truncated_titles"] == 1
+    assert PreparedStats.read(out).truncated_titles == 1
 
 
 def movielens_llara_files(root: Path) -> Path:
@@ -293,8 +293,8 @@ def test_llara_movielens_layout(tmp_path):
     assert (test["user_id"], test["history"], test["target"]) == (3, [3, 4], 2)
     assert sorted(val["candidates"]) == [3, 4, 5]  # the only two items the val user never saw, and the target
     assert len(set(test["candidates"])) == 3 and 2 in test["candidates"] and set(test["candidates"]) <= {0, 1, 2, 5}
-    stats = json.loads((out / "stats.json").read_text())
-    assert (stats["users"], stats["items"]) == (4, 6)
+    stats = PreparedStats.read(out)
+    assert (stats.users, stats.items) == (4, 6)
 
 
 def test_single_interaction_users_are_noted(tmp_path):
@@ -305,5 +305,5 @@ def test_single_interaction_users_are_noted(tmp_path):
     assert result.exit_code == 0, result.output
     note = "every history is empty (no user has two interactions): a model can learn only which items are popular"
     assert result.stderr == f"note: {note}\n"
-    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["notes"] == [note] and stats["examples"] == {"train": 16, "val": 2, "test": 2}
+    stats = PreparedStats.read(tmp_path / "out")
+    assert stats.notes == [note] and stats.examples == {"train": 16, "val": 2, "test": 2}

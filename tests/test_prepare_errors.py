@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, toy_dataset, write_params
+from recsys.data.stats import PreparedStats
 
 
 def fails(tmp_path: Path, data: dict, datasets: dict, *expected: str) -> None:
@@ -54,16 +55,14 @@ def test_empty_title_is_an_error_by_default(toy_log):
 
 
 def test_empty_title_dropped_on_request(toy_log):
-    import json
-
     edit(toy_log / "items.csv", "5,Item 5", '5,"  "')
     params = write_params(toy_log, {"missing_title": "drop", "n_candidates": 5}, toy_dataset(toy_log))
     result = run_cli("prepare", "--params", str(params), "--out", str(toy_log / "out"))
     assert result.exit_code == 0, result.output
-    stats = json.loads((toy_log / "out" / "stats.json").read_text())
+    stats = PreparedStats.read(toy_log / "out")
     # item 5 is the 5th item of u0 and the 2nd..5th of u1 and u2 (items (3u + j) % 30 + 1)
-    assert (stats["items"], stats["dropped_items"], stats["dropped_interactions"]) == (29, 1, 2)
-    assert stats["interactions"] == 58
+    assert (stats.items, stats.dropped_items, stats.dropped_interactions) == (29, 1, 2)
+    assert stats.interactions == 58
 
 
 def test_unknown_item(toy_log):

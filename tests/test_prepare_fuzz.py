@@ -3,13 +3,13 @@ and no output; never a traceback."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from helpers import run_cli, toy_dataset, write_params
+from recsys.data.stats import PreparedStats
 
 CASES = 40
 
@@ -63,9 +63,9 @@ def case_files(seed: int) -> tuple[dict[str, bytes], dict]:
 
 
 def check_prepared(out: Path, data: dict) -> None:
-    stats = json.loads((out / "stats.json").read_text())
+    stats = PreparedStats.read(out)
     n_items = pq.read_table(out / "items.parquet").num_rows
-    assert stats["items"] == n_items and stats["examples"]["train"] > 0
+    assert stats.items == n_items and stats.examples["train"] > 0
     for split in ("val", "test"):
         for row in pq.read_table(out / f"{split}.parquet").to_pylist():
             assert len(set(row["candidates"])) == data["n_candidates"] and row["target"] in row["candidates"]

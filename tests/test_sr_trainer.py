@@ -136,19 +136,21 @@ def test_model_and_embeddings_round_trip(trained, prepared):
     assert torch.allclose(scores, torch.tensor(stored), atol=1e-6)
 
 
-@pytest.mark.parametrize("stats, expected", [(None, "unreadable"), ({"items": 12}, "max_len: expected a positive integer, got None"),
-                                             ({"max_len": 0}, "max_len: expected a positive integer, got 0")])
-def test_history_length_comes_from_stats_json_or_is_an_input_error(prepared, tmp_path, stats, expected):
+@pytest.mark.parametrize("change, expected", [(None, r"prepared: not a prepared data folder \(expected stats.json"),
+                                              ({"max_len": None}, "stats.json: missing key 'max_len'"),
+                                              ({"max_len": 0}, "stats.json: max_len: expected a positive integer, got 0")])
+def test_history_length_comes_from_stats_json_or_is_an_input_error(prepared, tmp_path, change, expected):
     copy = tmp_path / "prepared"
     copy.mkdir()
     for name in ("items", "train", "val", "test"):
         (copy / f"{name}.parquet").write_bytes((prepared / f"{name}.parquet").read_bytes())
-    if stats is not None:
-        (copy / "stats.json").write_text(json.dumps(stats))
+    if change is not None:  # None: a key left out
+        stats = {**json.loads((prepared / "stats.json").read_text()), **change}
+        (copy / "stats.json").write_text(json.dumps({key: value for key, value in stats.items() if value is not None}))
     (tmp_path / "out").mkdir()
     with pytest.raises(InputError, match=expected) as error:
         pretrain(PARAMS, copy, tmp_path / "out", progress=False)
-    assert str(copy / "stats.json") in str(error.value)
+    assert str(error.value).startswith(str(copy)) and "\n" not in str(error.value)
 
 
 def test_embedding_table_that_disagrees_with_items_parquet_is_an_input_error(trained, tmp_path):

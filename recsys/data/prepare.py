@@ -7,6 +7,7 @@ those users touched are held in memory, to draw their candidates.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Callable
@@ -23,8 +24,9 @@ from recsys.data.llara import load_split_files
 from recsys.data.log import validate_log
 from recsys.data.sources import load_interactions, load_movielens
 from recsys.data.split import SPLITS, split_log
+from recsys.data.stats import PreparedStats
 from recsys.errors import InputError
-from recsys.io import scratch_dir, write_json
+from recsys.io import scratch_dir
 
 EVAL_SPLITS = ("val", "test")
 EMPTY_HISTORIES = ("every history is empty (no user has two interactions): a model can learn only which items "
@@ -82,28 +84,27 @@ def _split_stats(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
 
 def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT,
             step: Callable[[str], None] = lambda what: None) -> dict:
-    """Build every prepared file of `spec` under `out` and return the stats written to stats.json.
+    """Build every prepared file of `spec` under `out` and return the stats written to stats.json, as a dict.
 
     DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`; `step` hears
     which phase is running, for a progress display.
     """
     check_params(params, spec)
-    stats: dict = {"dataset": params.dataset, "source": spec.source, "split": params.split, "notes": []}
     with scratch_dir(Path(out).parent, ".prepare-scratch-") as scratch:
         con = connect(scratch, memory_limit)
         try:
-            _prepare_into(con, params, spec, out, scratch, stats, step)
+            stats = _prepare_into(con, params, spec, out, scratch, step)
         except duckdb.OutOfMemoryException:
             raise InputError("--memory-limit", f"DuckDB needed more than {memory_limit} (expected a larger cap)") from None
         finally:
             con.close()
-    write_json(out / "stats.json", stats)
-    return stats
+    stats.write(out)
+    return dataclasses.asdict(stats)  # stages/prepare.py reads it by key
 
 
 def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: DatasetSpec, out: Path, scratch: Path,
-                  stats: dict, step: Callable[[str], None]) -> None:
-    """Write the prepared files into `out` and fill in `stats`."""
+                  step: Callable[[str], None]) -> PreparedStats:
+    """Write the prepared files into `out` and count them."""
     step("reading and validating the data")
     if spec.source == "llara":  # small, already split: written as read
         files = load_split_files(spec, params)
@@ -113,8 +114,8 @@ def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: Data
         evaluation = {s: (files.examples[s], example_item_pairs(files.examples[s])) for s in EVAL_SPLITS}
         describe = {s: lambda user, s=s: f"{files.origins[s][0]}: row {user - files.origins[s][1]}"
                     for s in EVAL_SPLITS}
-        stats.update(interactions=files.interactions, notes=files.notes, split="authors' files",
-                     truncated_titles=files.truncated_titles)
+        counts = dict(interactions=files.interactions, notes=files.notes, split="authors' files",
+                      truncated_titles=files.truncated_titles)
     else:
         raw = (load_movielens(spec.path, scratch) if spec.source == "movielens-100k"
                else load_interactions(spec.format, spec.path, scratch))
@@ -129,14 +130,16 @@ def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: Data
         evaluation = {s: (table, _seen_in_log(con, table)) for s, table in tables.items()}
         user = _source_user(con, raw.interactions.shown)
         describe = {s: user for s in EVAL_SPLITS}
-        stats.update(interactions=log.interactions, dropped_items=log.dropped_items,
-                     dropped_interactions=log.dropped_interactions, truncated_titles=log.truncated_titles)
+        counts = dict(interactions=log.interactions, notes=[], split=params.split, dropped_items=log.dropped_items,
+                      dropped_interactions=log.dropped_interactions, truncated_titles=log.truncated_titles)
     step("drawing val/test candidates")
     for split, (table, seen) in evaluation.items():
         pq.write_table(_with_candidates(table, seen, n_items, split, params, describe[split]), out / f"{split}.parquet")
-    stats.update(items=n_items, n_candidates=params.n_candidates, max_len=params.max_len, **_split_stats(con, out))
-    if not any(stats["mean_history_length"].values()):
-        stats["notes"].append(EMPTY_HISTORIES)
+    split = _split_stats(con, out)
+    if not any(split["mean_history_length"].values()):
+        counts["notes"].append(EMPTY_HISTORIES)
+    return PreparedStats(dataset=params.dataset, source=spec.source, items=n_items, n_candidates=params.n_candidates,
+                         max_len=params.max_len, **counts, **split)
 
 
 def _source_user(con: duckdb.DuckDBPyConnection, path: str) -> Callable[[int], str]:

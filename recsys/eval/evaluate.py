@@ -29,21 +29,22 @@ from recsys.llm.model import load_llara
 from recsys.llm.precision import autocast_dtype, weights_dtype
 from recsys.llm.readout import Readout
 from recsys.llm.sr_signals import with_user_states
-from recsys.prompts.shards import read_all, read_manifest
+from recsys.prompts.manifest import PromptManifest
+from recsys.prompts.shards import read_all
 from recsys.prompts.templates import VARIANTS, index_letters, item_names
 
-def _check_compatible(card: ModelCard, tokenizer, manifest: dict, n_items: int, where: str, prompts: Path,
+def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_items: int, where: str, prompts: Path,
                       modes: list[str]) -> None:
     """Stop when the model, the prompts and the prepared data do not belong together (eval.modes' names are
     checked as params.yaml is read)."""
     if card.n_items != n_items:
         raise InputError(where, f"trained on {card.n_items} items, the data has {n_items}")
-    read_manifest(prompts, tokenizer)
-    if manifest.get("index_letters") != card.index_letters:
+    manifest.check_tokenizer(tokenizer, prompts)
+    if manifest.index_letters != card.index_letters:
         raise InputError(str(prompts / "manifest.json"), "the prompts' index letters differ from the ones the model "
                          "was trained with (re-run materialize and finetune with the same prompts.index_letters)")
-    if bool(manifest.get("user_token")) != bool(card.user_dim) and VARIANTS[card.variant].spliced:
-        raise InputError(str(prompts / "manifest.json"), f"prompts {'with' if manifest.get('user_token') else 'without'}"
+    if manifest.user_token != bool(card.user_dim) and VARIANTS[card.variant].spliced:
+        raise InputError(str(prompts / "manifest.json"), f"prompts {'with' if manifest.user_token else 'without'}"
                          f" user slots, the model was trained {'with' if card.user_dim else 'without'} a user token "
                          "(re-run materialize and finetune with the same prompts.user_token)")
     if "rank" in modes and not card.readout_ids:
@@ -60,7 +61,7 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     """
     device = ranks.device()
     dtype = weights_dtype(llm_dtype, device)
-    manifest = read_manifest(prompts)
+    manifest = PromptManifest.read(prompts)
     if model_dir is None:
         model, tokenizer, card = zero_shot_model(base, sr_model, prepared / "items.parquet", manifest, device, dtype)
         where = str(base)

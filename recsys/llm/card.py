@@ -6,12 +6,11 @@ trained on (base model, SR model, items, prompt variant, index letters) is a typ
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from recsys.errors import InputError
+from recsys.io import read_record, write_record
 
 FILE = "finetune.json"
 
@@ -39,22 +38,11 @@ class ModelCard:
     fingerprint: str
 
     def write(self, folder: Path) -> None:
-        (Path(folder) / FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n")
+        write_record(self, Path(folder) / FILE)
 
     @classmethod
     def read(cls, folder: Path) -> ModelCard:
-        path = Path(folder) / FILE
-        if not path.is_file():
-            raise InputError(str(folder), f"not a fine-tuned model folder (expected {FILE}; run `recsys finetune`)")
-        try:
-            fields = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise InputError(str(path), f"not JSON ({err})") from None
-        names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names if n not in fields]
-        if missing:
-            raise InputError(str(path), f"missing key {missing[0]!r} (written by an older version? re-run finetune)")
-        return cls(**{n: fields[n] for n in names})
+        return read_record(cls, folder, FILE, "fine-tuned model", "finetune")
 
     def check_inputs(self, folder: Path) -> None:
         """Stop, naming the key, when a folder or file the card points at is gone (moved, or removed since)."""

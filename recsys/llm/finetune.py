@@ -42,7 +42,7 @@ from recsys.llm.schedule import draw_task
 from recsys.llm.sr_signals import prompt_table, teacher_logits
 from recsys.metrics import ndcg_at_k, target_rank
 from recsys.progress import Steps
-from recsys.prompts.shards import read_manifest
+from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.templates import VARIANTS, trained_variant
 
 LOG_FIELDS = ["step", "loss", "answer", "listwise", "distill", "letters", "lr", "p_hard", "task", "prompts", "tokens", "seconds"]
@@ -96,7 +96,7 @@ class Trainer:
             raise InputError("train.grad_accum", f"{train.grad_accum} micro-batches per step do not split over "
                              f"{ranks.world} processes")
         self.inputs, self.lora, self.train, self.ranks = inputs, lora, train, ranks
-        self.manifest = read_manifest(inputs.prompts)
+        self.manifest = PromptManifest.read(inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
         self.letters = Readout.from_manifest("letters", self.manifest)
@@ -116,7 +116,7 @@ class Trainer:
                                                  weights_dtype(llm_dtype, self.device), user_dim,
                                                  train.item_scores and bool(user_dim))
         self.model.train()
-        read_manifest(inputs.prompts, self.tokenizer)  # prompts made for this base model's item tokens
+        self.manifest.check_tokenizer(self.tokenizer, inputs.prompts)
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(self.loss, find_unused_parameters=True, broadcast_buffers=False)
@@ -129,7 +129,7 @@ class Trainer:
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, int(train.warmup_ratio * self.steps),
                                                          self.steps)
         self.fingerprint = _fingerprint(asdict(train), asdict(lora), str(inputs.base), str(inputs.sr_model),
-                                        self.manifest, llm_dtype)
+                                        asdict(self.manifest), llm_dtype)
         self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
         # one folder per run: a run with other params never overwrites (or truncates the log of) another's
         self.checkpoints = Path(checkpoints) / self.fingerprint
@@ -196,8 +196,8 @@ class Trainer:
         table_shape = self.model.behaviour.item_table.shape
         return ModelCard(base_model=str(self.inputs.base), sr_model=str(self.inputs.sr_model),
                          items=str(self.inputs.items), n_items=pq.read_metadata(self.inputs.items).num_rows,
-                         domain=self.manifest["domain"], max_len=self.manifest["max_len"], variant=self.variant,
-                         index_letters=self.manifest.get("index_letters"),
+                         domain=self.manifest.domain, max_len=self.manifest.max_len, variant=self.variant,
+                         index_letters=self.manifest.index_letters,
                          readout=self.readout.kind if self.readout else "",
                          readout_ids=list(self.readout.token_ids) if self.readout else [], item_dim=int(table_shape[1]),
                          user_dim=_user_dim(self.shards[self.variant]),
@@ -243,7 +243,7 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
             "tokens_per_s": tokens / seconds if seconds else 0.0, "val_hr@1": curve[-1]["val_hr@1"] if curve else None}
 
 
-def training_tables(inputs: FinetuneInputs, variant: str, manifest: dict) -> dict[str, pa.Table]:
+def training_tables(inputs: FinetuneInputs, variant: str, manifest: PromptManifest) -> dict[str, pa.Table]:
     """The text task's and the hard task's training prompts (the same examples, row for row)."""
     tables = {task: prompt_table(inputs.prompts / "train" / task, inputs.sr_model, manifest)
               for task in {"text", variant}}
@@ -265,7 +265,7 @@ def _check_finite(step: int, losses: dict[str, float]) -> None:
                          "check the inputs")
 
 
-def trained_readout(objective: Objective, kind: str, manifest: dict) -> Readout | None:
+def trained_readout(objective: Objective, kind: str, manifest: PromptManifest) -> Readout | None:
     """The one-pass read-out this run trains: `kind` when the objective scores candidates; with the answer loss
     alone, the index letters (the answer's first token) when the prompts have them; else none (no rank mode)."""
     if objective.reads_choices:

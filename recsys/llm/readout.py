@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from recsys.prompts.manifest import PromptManifest
+
 
 @dataclass(frozen=True)
 class Readout:
@@ -23,9 +25,9 @@ class Readout:
     token_ids: tuple[int, ...]  # letters: the K index letters; slot: the one read-out token
 
     @classmethod
-    def from_manifest(cls, kind: str, manifest: dict) -> Readout | None:
+    def from_manifest(cls, kind: str, manifest: PromptManifest) -> Readout | None:
         """The read-out `kind` over the tokens the prompts were materialised with; None where they lack them."""
-        tokens = manifest.get("index_letters") if kind == "letters" else [manifest.get("readout_token")]
+        tokens = manifest.index_letters if kind == "letters" else [manifest.readout_token]
         return cls(kind, tuple(tokens)) if tokens and None not in tokens else None
 
 

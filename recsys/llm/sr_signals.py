@@ -15,6 +15,7 @@ import pyarrow as pa
 import torch
 
 from recsys.errors import InputError
+from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.shards import read_all
 from recsys.sr.base import SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, examples_from_table
@@ -55,8 +56,8 @@ def with_user_states(prompts: pa.Table, sr_model: Path) -> pa.Table:
     return prompts.append_column("user_state", column)
 
 
-def prompt_table(folder: Path, sr_model: Path, manifest: dict) -> pa.Table:
+def prompt_table(folder: Path, sr_model: Path, manifest: PromptManifest) -> pa.Table:
     """A folder of prompt shards, with the SR model's user states when the prompts have user slots."""
     table = read_all(folder)
-    has_user_slots = manifest.get("user_token") and table.num_rows and max(table.column("user_position").to_pylist()) >= 0
+    has_user_slots = manifest.user_token and table.num_rows and max(table.column("user_position").to_pylist()) >= 0
     return with_user_states(table, sr_model) if has_user_slots else table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
@@ -14,9 +13,11 @@ from transformers import AutoConfig, AutoTokenizer
 
 from recsys.config import PromptParams
 from recsys.data.candidates import build_candidates, example_item_pairs
+from recsys.data.stats import PreparedStats
 from recsys.errors import InputError
-from recsys.io import read_column, write_json
+from recsys.io import read_column
 from recsys.prompts.encode import check_context, encode_examples, letter_token_ids, single_token_id
+from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS, templates
 
@@ -87,7 +88,7 @@ def _tokenizer_and_context(base: Path) -> tuple[object, int]:
 
 def materialize(
     prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, progress: bool = True
-) -> dict:
+) -> PromptManifest:
     """Write out/<split>/<variant>/shard-*.arrow and out/manifest.json; returns the manifest.
 
     The manifest's statistics are per split and variant (a behaviour prompt is shorter than a hybrid one).
@@ -102,12 +103,8 @@ def materialize(
         "val": eval_rows(val),
         "test": eval_rows(pq.read_table(prepared / "test.parquet")),
     }
-    max_len = json.loads((prepared / "stats.json").read_text())["max_len"]
-    manifest: dict = {"domain": domain, "template": templates()[domain], "n_candidates": k, "max_len": max_len,
-                      "item_tokens": {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
-                      "index_letters": letters, "readout_token": single_token_id(tokenizer, READOUT_TOKEN),
-                      "user_token": params.user_token,
-                      "splits": {}}
+    max_len = PreparedStats.read(prepared).max_len
+    statistics: dict = {}
     total = sum(-(-t.num_rows // params.shard_rows) for t in splits.values()) * len(VARIANTS)
     with Progress(disable=not progress) as bar:
         task = bar.add_task("materialize", total=total)
@@ -125,8 +122,12 @@ def materialize(
                     lengths[variant].extend(sizes)
                     answers[variant].extend(sizes - shard.column("answer_start").to_numpy())
                     bar.advance(task)
-            manifest["splits"][split] = {"examples": table.num_rows, "variants": {
+            statistics[split] = {"examples": table.num_rows, "variants": {
                 v: {"mean_tokens": round(float(np.mean(lengths[v])), 2), "max_tokens": int(np.max(lengths[v])),
                     "mean_answer_tokens": round(float(np.mean(answers[v])), 2)} for v in VARIANTS}}
-    write_json(out / "manifest.json", manifest)
+    manifest = PromptManifest(domain=domain, template=templates()[domain], n_candidates=k, max_len=max_len,
+                              item_tokens={t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
+                              index_letters=letters, readout_token=single_token_id(tokenizer, READOUT_TOKEN),
+                              user_token=params.user_token, splits=statistics)
+    manifest.write(out)
     return manifest

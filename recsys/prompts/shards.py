@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
-
-from recsys.errors import InputError
-from recsys.prompts.templates import ITEM_TOKENS
 
 SCHEMA = pa.schema(
     [
@@ -26,20 +22,6 @@ SCHEMA = pa.schema(
         ("target", pa.int32()),
     ]
 )
-
-
-def read_manifest(prompts: Path, tokenizer=None) -> dict:
-    """manifest.json of a materialised prompts folder; with `tokenizer`, checked to be for its item tokens."""
-    path = Path(prompts) / "manifest.json"
-    if not path.is_file():
-        raise InputError(str(prompts), "not a prompts folder (expected manifest.json; run `recsys materialize`)")
-    manifest = json.loads(path.read_text())
-    if tokenizer is not None:
-        ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS}
-        if ids != manifest["item_tokens"]:
-            raise InputError(str(path), f"prompts were tokenised for item tokens {manifest['item_tokens']}, this base "
-                             f"model has {ids} (re-run `recsys materialize` for it)")
-    return manifest
 
 
 def shard_path(directory: Path, index: int) -> Path:

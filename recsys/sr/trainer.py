@@ -11,7 +11,6 @@ rerun with the same results must write the same bytes.
 from __future__ import annotations
 
 import csv
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 import torch
 
 from recsys.config import SRParams
+from recsys.data.stats import FILE, PreparedStats
 from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
 from recsys.io import write_json
@@ -85,13 +85,9 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
 
 def history_length(prepared: Path) -> int:
     """The prepared data's data.max_len, from its stats.json: the SR model reads histories that long."""
-    path = prepared / "stats.json"
-    try:
-        value = json.loads(path.read_text()).get("max_len")
-    except (OSError, ValueError) as error:
-        raise InputError(str(path), f"unreadable ({error}; run the prepare stage)") from None
+    value = PreparedStats.read(prepared).max_len
     if not isinstance(value, int) or value < 1:
-        raise InputError(str(path), f"max_len: expected a positive integer, got {value!r}")
+        raise InputError(f"{prepared / FILE}: max_len", f"expected a positive integer, got {value!r}")
     return value
 
 
