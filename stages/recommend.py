@@ -1,4 +1,4 @@
-"""`recsys recommend`: rank candidates for a history of titles with a fine-tuned LLaRA; not a DVC stage."""
+"""`recsys recommend`: the SR model retrieves, a fine-tuned LLaRA re-ranks; not a DVC stage."""
 
 from __future__ import annotations
 
@@ -20,16 +20,20 @@ def command(
     model: Optional[Path] = typer.Option(None, help="fine-tuned model folder [default: models/llara/<dataset>/<sr-model>]"),
     history: list[str] = typer.Option(..., "--history", help="a title the user chose, oldest first (repeatable)"),
     candidate: Optional[list[str]] = typer.Option(None, "--candidate", help="a candidate title (repeatable); "
-                                                  "none: sample K items outside the history"),
-    k: Optional[int] = typer.Option(None, help="candidates to sample when none are given [default: data.n_candidates]"),
-    seed: int = typer.Option(0, help="seed for sampling candidates"),
+                                                  "none: the SR model's top K among the items outside the history"),
+    k: Optional[int] = typer.Option(None, help="candidates to retrieve (or sample) when none are given "
+                                    "[default: data.n_candidates]"),
+    sample: bool = typer.Option(False, "--sample", help="draw the K candidates at random outside the history, as "
+                                "evaluation does, instead of retrieving them"),
+    seed: int = typer.Option(0, help="seed for the candidates' order (and the draw with --sample)"),
 ) -> None:
-    """Rank candidates for a history of titles with a fine-tuned LLaRA, printing the titles matched and their scores."""
+    """Recommend for a history of titles: the SR model's top K from the whole catalogue, re-ranked by LLaRA; prints
+    the titles matched, how the candidates were chosen and their scores."""
     from recsys.eval.recommend import rank_candidates, read_request
 
     data, sr, _ = read_sections(params_file, overrides, "data", "sr")
     request = read_request(model or layout.llara(data.dataset, sr.model), history, candidate, k or data.n_candidates,
-                           seed)
+                           seed, sample)
     for line in request.matches():
         typer.echo(line)
     typer.echo(f"candidates: {request.chosen}")

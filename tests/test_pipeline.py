@@ -72,7 +72,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
     assert (tmp_path / "reports" / "toy-test.png").is_file()
     ranked = run(["recsys", "recommend", "--model", "models/llara/toy/sasrec", "--history", "Film 3",
                   "--history", "film 10", "--k", "4"], tmp_path).stdout
-    assert "--history 'film 10' -> 'Film 10' (item 9)" in ranked and "candidates: 4 sampled with seed 0" in ranked
+    assert "--history 'film 10' -> 'Film 10' (item 9)" in ranked and "candidates: the SR model's top 4" in ranked
     assert ranked.split("candidates:")[1].count("Film") == 4
 
 

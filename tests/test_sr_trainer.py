@@ -194,3 +194,15 @@ def test_progress_off_a_terminal_is_one_line_per_epoch(prepared, tmp_path, capsy
         assert int(match[1]) == int(row["epoch"])
         assert float(match[2]) == pytest.approx(float(row["train_loss"]), abs=5e-5)
         assert float(match[3]) == pytest.approx(float(row["val_hr@1"]), abs=5e-5)
+
+
+def test_retrieval_is_the_top_k_outside_the_history(trained):
+    from recsys.sr.inference import retrieve
+
+    model = load_model(trained[0])
+    history = [3, 5, 3, 0, 7, 9]  # longer than max_len, with a repeat: the model reads the last 4
+    with torch.no_grad():
+        scores = model.score_all(model(torch.tensor([history[-MAX_LEN:]]), torch.tensor([MAX_LEN])))[0]
+    ranked = [int(i) for i in torch.argsort(scores, descending=True, stable=True) if int(i) not in history]
+    assert retrieve(model, history, 4) == ranked[:4]
+    assert len(retrieve(model, [], 12)) == 12  # an empty history still ranks the whole catalogue

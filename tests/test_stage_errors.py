@@ -20,8 +20,10 @@ from recsys.config import EvalParams, LoraParams, TrainParams
 from recsys.errors import InputError
 from recsys.eval.evaluate import evaluate
 from recsys.eval.recommend import read_request
+from recsys.llm.card import ModelCard
 from recsys.llm.finetune import Trainer, finetune
 from recsys.llm.model import load_llara
+from recsys.sr.inference import load_model, retrieve
 from stages.common import reports_bad_input
 
 TRAIN = TrainParams(max_steps=1, batch_size=2, grad_accum=1, precision="fp32")
@@ -229,7 +231,7 @@ def test_recommend_checks_titles_before_loading_and_says_what_it_matched(stage_m
     monkeypatch.chdir(stage_model.parents[1])
     history = ['"Item 3" 🎬', "item 4!!"] + [f"Item {i}" for i in range(5, 14)] + ["Item 4"]
     result = stage("recommend", "--model", str(stage_model), *(f"--history={h}" for h in history), "--k", "3",
-                   "--seed", "5")
+                   "--seed", "5", "--sample")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["--history '\"Item 3\" 🎬' -> 'Item 3' (item 2)", "--history 'item 4!!' -> 'Item 4' (item 3)"]
@@ -237,6 +239,11 @@ def test_recommend_checks_titles_before_loading_and_says_what_it_matched(stage_m
     assert [line for line in result.stderr.splitlines() if "warning" in line] == [
         "warning: --history has 12 titles, this model reads the last 10: the first 2 are left out",
         "warning: --history names 'Item 4' 2 times ('item 4!!', 'Item 4'); the prompt shows each"]
+    retrieved = stage("recommend", "--model", str(stage_model), "--history", "Item 1", "--k", "3")
+    assert retrieved.exit_code == 0, retrieved.stderr
+    assert "candidates: the SR model's top 3 among the 29 items outside the history" in retrieved.stdout
+    top = retrieve(load_model(Path(ModelCard.read(stage_model).sr_model)), [0], 3)  # item 0 is "Item 1"
+    assert sorted(read_request(stage_model, ["Item 1"], None, 3, seed=0).candidates) == sorted(top)
     given = stage("recommend", "--model", str(stage_model), "--history", "Item 1", "--candidate", "item 7",
                   "--candidate", "Item 8")
     assert "--candidate 'item 7' -> 'Item 7' (item 6)" in given.stdout and "candidates: 2 given" in given.stdout

@@ -1,4 +1,4 @@
-"""Rank candidates for a history given as titles, with a fine-tuned LLaRA."""
+"""Recommend for a history given as titles: the SR model retrieves from the whole catalogue, LLaRA re-ranks."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from recsys.llm.readout import Readout
 from recsys.llm.sr_signals import with_user_states
 from recsys.prompts.encode import encode_examples
 from recsys.prompts.templates import VARIANTS, item_names, render_answer
+from recsys.sr.inference import load_model, retrieve
 
 
 def resolve_titles(given: list[str], titles: list[str], option: str) -> list[int]:
@@ -75,26 +76,35 @@ class Request:
         return notes
 
 
-def read_request(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int) -> Request:
-    """Match the titles against the model card's items (no model loaded: a typo costs no load) and choose the
-    candidates: the given ones, or K items outside the history sampled with `seed`, as evaluation samples them."""
+def read_request(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int,
+                 sample: bool = False) -> Request:
+    """Match the titles against the model card's items (no language model loaded: a typo costs no load) and choose
+    the candidates: the given ones; else the SR model's top K over every item outside the history, in an order
+    shuffled with `seed` (training saw the target at any letter); or, with `sample`, K of those items drawn with
+    `seed`, as evaluation draws them."""
     if not candidates and k < 1:
         raise InputError("--k", f"expected at least one candidate to rank, got {k}")
     card = ModelCard.read(model_dir)
     card.check_inputs(model_dir)
     titles = read_column(card.items, "title")
     history_ids = resolve_titles(history, titles, "--history")
+    outside = len(titles) - len(set(history_ids))
     if candidates:
         candidate_ids = resolve_titles(candidates, titles, "--candidate")
         chosen = f"{len(candidate_ids)} given"
-    else:  # K items the user has not seen, as evaluation samples them
+    elif k > outside:
+        raise InputError("--k", f"only {outside} items lie outside the history, got {k}")
+    elif sample:
         seen = np.unique(history_ids)
-        if k > len(titles) - len(seen):
-            raise InputError("--k", f"only {len(titles) - len(seen)} items lie outside the history, got {k}")
         drawn = sample_negatives(np.zeros(len(seen), np.int64), seen, np.zeros(1, np.int64), len(titles), k,
                                  np.random.default_rng(seed))
         candidate_ids = [int(c) for c in drawn[0]]
-        chosen = f"{k} sampled with seed {seed} among the {len(titles) - len(seen)} items outside the history"
+        chosen = f"{k} sampled with seed {seed} among the {outside} items outside the history"
+    else:
+        retrieved = retrieve(load_model(Path(card.sr_model)), history_ids, k)
+        candidate_ids = [retrieved[i] for i in np.random.default_rng(seed).permutation(k)]
+        chosen = (f"the SR model's top {k} among the {outside} items outside the history ({card.sr_model}), "
+                  "re-ranked below")
     if len(set(candidate_ids)) != len(candidate_ids):
         raise InputError("--candidate", "a candidate is given twice")
     if card.index_letters and len(candidate_ids) > len(card.index_letters):

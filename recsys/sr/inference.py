@@ -59,3 +59,14 @@ def load_model(directory: Path) -> SequentialRecommender:
     model = build_model(arch, state.get(FEATURES_KEY))  # MoRec's text is saved inside
     model.load_state_dict(state)
     return model.eval()
+
+
+@torch.no_grad()
+def retrieve(model: SequentialRecommender, history: list[int], k: int) -> list[int]:
+    """The model's top `k` items for `history` (item ids, oldest first) among those it does not hold, best first:
+    the retrieval stage in front of a re-ranker, over the whole catalogue."""
+    recent = history[-model.max_len:]
+    seq = torch.tensor([recent or [model.pad_id]])  # [1, L]
+    scores = model.score_all(model(seq, torch.tensor([len(recent)])))[0]  # [n_items]
+    scores[torch.tensor(sorted(set(history)), dtype=torch.long)] = -torch.inf
+    return torch.topk(scores, k).indices.tolist()
