@@ -55,9 +55,9 @@ def command(
     out = out or layout.prepared(data.dataset)
     with Console(stderr=True).status(f"prepare {data.dataset}") as status, atomic_dir(out) as tmp:
         stats = prepare(data, spec, tmp, memory_limit, step=lambda what: status.update(f"prepare {data.dataset}: {what}"))
-    for note in stats["notes"]:
+    for note in stats.notes:
         typer.echo(f"note: {note}", err=True)
     rprint(
-        f"[green]prepared[/green] {data.dataset} -> {out}: {stats['users']} users, {stats['items']} items, "
-        f"{stats['interactions']} interactions; examples {stats['examples']}"
+        f"[green]prepared[/green] {data.dataset} -> {out}: {stats.users} users, {stats.items} items, "
+        f"{stats.interactions} interactions; examples {stats.examples}"
     )

@@ -73,7 +73,8 @@ def trained_hr1(root: Path, schedule: str, readout: str, steps: int, lr: float) 
     """Fine-tune with `schedule` on the planted prompts; -> validation HR@1 by the one-pass read-out."""
     train = TrainParams(schedule=schedule, readout=readout, answer_weight=0.0, distill_weight=0.0,
                         letter_weight=0.0, max_steps=steps,
-                        batch_size=16, grad_accum=1, lr=lr, warmup_ratio=0.0, eval_points=0, checkpoint_every=1000)
+                        batch_size=16, grad_accum=1, lr=lr, warmup_ratio=0.0, eval_points=0, checkpoint_every=1000,
+                        item_scores=False)  # these prompts have no user slot to carry the SR states
     return planted_hr1(root, root / "prompts", train, f"{schedule}-{readout}")
 
 

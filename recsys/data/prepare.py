@@ -7,7 +7,6 @@ those users touched are held in memory, to draw their candidates.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Callable
@@ -83,8 +82,8 @@ def _split_stats(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
 
 
 def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT,
-            step: Callable[[str], None] = lambda what: None) -> dict:
-    """Build every prepared file of `spec` under `out` and return the stats written to stats.json, as a dict.
+            step: Callable[[str], None] = lambda what: None) -> PreparedStats:
+    """Build every prepared file of `spec` under `out` and return the stats written to stats.json.
 
     DuckDB spills to a scratch directory beside `out` once it holds `memory_limit`; `step` hears
     which phase is running, for a progress display.
@@ -99,7 +98,7 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str 
         finally:
             con.close()
     stats.write(out)
-    return dataclasses.asdict(stats)  # stages/prepare.py reads it by key
+    return stats
 
 
 def _prepare_into(con: duckdb.DuckDBPyConnection, params: DataParams, spec: DatasetSpec, out: Path, scratch: Path,
