@@ -96,7 +96,7 @@ def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_lan
     baselines["hits"]["sr"] = [1] * 6 + [0] * 4
     baselines["zero_shot"] = {**baselines["metrics"], "generate.valid_ratio": 0.25, "paired.rank_vs_popularity.p": 0.5}
     assert experiments.run_command("lastfm", "baselines", force=False)[-3:] == ["-S", "sr.model=morec", "zero-shot"]
-    rq1 = tables.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1]
+    rq1 = tables.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1].split("\n## ")[0]
     rows = [line for line in rq1.splitlines() if line.startswith("| ")][2:]  # past the header and its rule
     assert [row.split(" | ")[0] for row in rows] == ["| popularity", "| zero-shot base model (text prompts)",
                                                      "| GPT-4 (not run here: no network)", "| morec"]
