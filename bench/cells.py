@@ -12,7 +12,8 @@ from recsys.config import SRParams, load_params, section
 ROOT = Path(__file__).resolve().parents[1]
 
 # The paper's recipe: its prompt (no index letters), the answer loss alone, no teacher, its LR and LoRA dropout.
-PAPER_FAITHFUL = ["prompts.index_letters=false", "prompts.user_token=false", "train.item_scores=false",
+PAPER_FAITHFUL = ["prompts.index_letters=false", "prompts.user_token=false", "prompts.candidate_order=given",
+                  "train.item_scores=false",
                   "train.listwise_weight=0", "train.distill_weight=0", "train.letter_weight=0", "train.lr=0.0005",
                   "lora.dropout=0.1", "eval.modes=[generate,score]"]
 ANSWER_LOSS_ONLY = ["train.listwise_weight=0", "train.distill_weight=0", "train.letter_weight=0"]
@@ -35,6 +36,7 @@ CELLS: dict[str, list[str]] = {
     "no-user-token": ["prompts.user_token=false", "train.item_scores=false"],  # the item scores need the user token
     "no-item-scores": ["train.item_scores=false"],
     "no-letter-training": ["train.letter_weight=0"],
+    "given-order": ["prompts.candidate_order=given"],
     # RQ1's baseline rows without fine-tuning: the base model zero-shot, MoRec and popularity
     "baselines": ["sr.model=morec"],
 }
@@ -55,7 +57,7 @@ TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
-    "levers": ["llara-sasrec", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
+    "levers": ["llara-sasrec", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
                "answer-loss-only", "paper-faithful"],
 }
 TITLES = {"rq1": "RQ1: LLaRA against its peers", "rq2": "RQ2: item representation (SASRec tokens, curriculum)",
@@ -92,7 +94,8 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "answer-loss-only": "answer loss only (no listwise, no teacher; ranked by its letters)",
           "no-user-token": "without the user token (nor the item scores it needs)",
           "no-item-scores": "without the SR model's item scores on the item tokens",
-          "no-letter-training": "without the letter term (letter_weight 0)"}
+          "no-letter-training": "without the letter term (letter_weight 0)",
+          "given-order": "candidates in the drawn order (the paper's), not the SR model's"}
 
 
 @cache

@@ -336,6 +336,10 @@ class PromptParams:
         True, "open every behavioural prompt with \"This user's behaviour: [USR].\", whose input embedding is a second "
         "projector over the SR model's state of the history the prompt shows (the vector it scores candidates with; "
         "A-LLMRec's user token); false = item tokens only, as the paper")
+    candidate_order: str = opt(
+        "sr", "order of the candidates in behavioural prompts: sr = best first by the SR model's score for the history "
+        "the prompt shows (as a retriever hands them to a re-ranker), so generation starts from the SR model's choice; "
+        "given = the prepared data's random order, as the paper (text and id prompts always keep it)", ("sr", "given"))
     shard_rows: int = opt(1024, "examples per Arrow shard (bounds the stage's memory)", bounds=COUNT)
     seed: int = opt(42, "seed for the training sample and the training prompts' candidates", bounds=SEED)
 

@@ -30,7 +30,7 @@ def toy_log(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory) -> Path:
-    """Toy data prepared, tiny base model fetched, prompts materialised, random SR embeddings."""
+    """Toy data prepared, tiny base model fetched, an SR model pretrained, prompts materialised (ordered by it)."""
     root = tmp_path_factory.mktemp("llara")
     rows = ["user,item,timestamp"] + [f"u{u},{(u * 3 + j) % 30 + 1},{j}" for u in range(10) for j in range(6)]
     (root / "inter.csv").write_text("\n".join(rows) + "\n")
@@ -38,10 +38,10 @@ def workspace(tmp_path_factory) -> Path:
     params = write_params(root, {"split": "loo", "n_candidates": 5}, toy_dataset(root))
     assert run_cli("prepare", "--params", str(params), "--out", str(root / "prepared")).exit_code == 0
     fetch_model(LLMParams(path=str(tiny_llama_folder(root / "tiny"))), root / "base")
-    materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
-                root / "prompts", progress=False)
     (root / "sr").mkdir()
     pretrain(SRParams(hidden_size=8, epochs=2, patience=1, batch_size=8), root / "prepared", root / "sr", progress=False)
+    materialize(root / "prepared", root / "base", "movie", PromptParams(train_examples=12, shard_rows=5),
+                root / "prompts", root / "sr", progress=False)
     return root
 
 

@@ -74,7 +74,7 @@ def write_planted_manifest(prompts: Path, tokenizer, max_len: int, k: int, user_
     PromptManifest(domain="movie", template=templates()["movie"], n_candidates=k, max_len=max_len,
                    item_tokens={t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
                    index_letters=letter_token_ids(tokenizer, k), readout_token=single_token_id(tokenizer, READOUT_TOKEN),
-                   user_token=user_token, splits={}).write(prompts)
+                   user_token=user_token, candidate_order="given", order_model=None, splits={}).write(prompts)
 
 
 def planted_hr1(root: Path, prompts: Path, train, name: str) -> float:

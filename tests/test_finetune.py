@@ -56,12 +56,44 @@ def test_paper_prompt_has_no_index_letters(workspace, tmp_path):
     from recsys.prompts.materialize import materialize
 
     manifest = materialize(workspace / "prepared", workspace / "base", "movie",
-                           PromptParams(train_examples=4, index_letters=False), tmp_path / "prompts", progress=False)
+                           PromptParams(train_examples=4, index_letters=False), tmp_path / "prompts", workspace / "sr",
+                           progress=False)
     row = read_all(tmp_path / "prompts" / "val" / "hybrid").slice(0, 1).to_pylist()[0]
     first, second = row["candidates"][:2]
     assert manifest.index_letters is None and "A. " not in row["text"]
     assert row["text"].endswith(f"The answer is Item {row['target'] + 1}")  # toy titles are "Item <id + 1>"
     assert f"candidates are Item {first + 1}[EMB], Item {second + 1}[EMB], " in row["text"]
+
+
+def test_behavioural_prompts_list_the_candidates_best_first_by_the_sr_model(workspace):
+    """prompts.candidate_order sr: hybrid and behaviour prompts list the prepared candidates sorted by the SR model's
+    score for the history shown, with the answer's letter following the target; text and id prompts keep the
+    prepared order, and the manifest names the SR model, so prompts ordered by another one are refused."""
+    import pytest
+
+    from recsys.errors import InputError
+    from recsys.sr.data import examples_from_table
+    from recsys.sr.inference import load_model, score_examples
+
+    prepared = pq.read_table(workspace / "prepared" / "val.parquet")
+    model = load_model(workspace / "sr")
+    scores, _ = score_examples(model, examples_from_table(prepared, model.n_items, model.max_len, True, workspace))
+    expected = [[c[i] for i in np.argsort(-s, kind="stable")] for c, s in
+                zip(prepared.column("candidates").to_pylist(), scores)]
+    shown = {v: read_all(workspace / "prompts" / "val" / v) for v in VARIANTS}
+    for variant, table in shown.items():
+        want = expected if VARIANTS[variant].spliced else prepared.column("candidates").to_pylist()
+        assert table.column("candidates").to_pylist() == want, variant
+    row = shown["hybrid"].slice(0, 1).to_pylist()[0]
+    assert expected[0] != prepared.column("candidates")[0].as_py()  # the order changed, so the check has teeth
+    assert row["text"].endswith(f"The answer is {'ABCDE'[row['candidates'].index(row['target'])]}. "
+                                f"Item {row['target'] + 1}")
+    manifest = PromptManifest.read(workspace / "prompts")
+    assert (manifest.candidate_order, manifest.order_model) == ("sr", str(workspace / "sr"))
+    manifest.check_order(workspace / "sr", workspace / "prompts")
+    with pytest.raises(InputError, match=r"manifest.json: candidates were ordered by the SR model .*, this run reads "
+                                         r".*other \(re-run `recsys materialize` with its sr.model\)$"):
+        manifest.check_order(workspace / "other", workspace / "prompts")
 
 
 def test_a_prompt_longer_than_the_context_is_an_error_naming_it(workspace, tmp_path):
@@ -81,7 +113,7 @@ def test_a_prompt_longer_than_the_context_is_an_error_naming_it(workspace, tmp_p
     with pytest.raises(InputError, match=r"^train/text example \d+ \(prepared user index \d+\): \d+ tokens, longer "
                                          r"than the base model's context of \d+ \(lower data.max_title_chars"):
         materialize(workspace / "prepared", base, "movie", PromptParams(train_examples=12, shard_rows=5),
-                    tmp_path / "prompts", progress=False)
+                    tmp_path / "prompts", workspace / "sr", progress=False)
 
 
 def test_shard_round_trip(tmp_path, workspace):
@@ -266,7 +298,7 @@ def test_a_run_without_read_out_writes_a_header_only_curve(workspace, tmp_path):
     from recsys.prompts.materialize import materialize
 
     materialize(workspace / "prepared", workspace / "base", "movie", PromptParams(train_examples=4, index_letters=False),
-                tmp_path / "prompts", progress=False)
+                tmp_path / "prompts", workspace / "sr", progress=False)
     inputs = replace(finetune_inputs(workspace), prompts=tmp_path / "prompts")
     train = TrainParams(max_steps=1, batch_size=2, grad_accum=1, listwise_weight=0.0, distill_weight=0.0, letter_weight=0.0,
                         eval_points=3, precision="fp32")

@@ -40,6 +40,12 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_it
     if card.n_items != n_items:
         raise InputError(where, f"trained on {card.n_items} items, the data has {n_items}")
     manifest.check_tokenizer(tokenizer, prompts)
+    if VARIANTS[card.variant].spliced:
+        manifest.check_order(Path(card.sr_model), prompts)
+    if manifest.candidate_order != card.candidate_order:
+        raise InputError(str(prompts / "manifest.json"), f"candidates in {manifest.candidate_order} order, the model "
+                         f"was trained on {card.candidate_order} order (re-run materialize and finetune with the same "
+                         "prompts.candidate_order)")
     if manifest.index_letters != card.index_letters:
         raise InputError(str(prompts / "manifest.json"), "the prompts' index letters differ from the ones the model "
                          "was trained with (re-run materialize and finetune with the same prompts.index_letters)")

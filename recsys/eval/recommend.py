@@ -23,6 +23,7 @@ from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout
 from recsys.llm.sr_signals import with_user_states
 from recsys.prompts.encode import encode_examples
+from recsys.prompts.order import sr_ordered
 from recsys.prompts.templates import VARIANTS, item_names, render_answer
 from recsys.sr.inference import load_model, retrieve
 
@@ -79,9 +80,8 @@ class Request:
 def read_request(model_dir: Path, history: list[str], candidates: list[str] | None, k: int, seed: int,
                  sample: bool = False) -> Request:
     """Match the titles against the model card's items (no language model loaded: a typo costs no load) and choose
-    the candidates: the given ones; else the SR model's top K over every item outside the history, in an order
-    shuffled with `seed` (training saw the target at any letter); or, with `sample`, K of those items drawn with
-    `seed`, as evaluation draws them."""
+    the candidates: the given ones; else the SR model's top K over every item outside the history; or, with
+    `sample`, K of those items drawn with `seed`, as evaluation draws them. They are listed as the model's training prompts listed them (`prompt_order`)."""
     if not candidates and k < 1:
         raise InputError("--k", f"expected at least one candidate to rank, got {k}")
     card = ModelCard.read(model_dir)
@@ -101,8 +101,7 @@ def read_request(model_dir: Path, history: list[str], candidates: list[str] | No
         candidate_ids = [int(c) for c in drawn[0]]
         chosen = f"{k} sampled with seed {seed} among the {outside} items outside the history"
     else:
-        retrieved = retrieve(load_model(Path(card.sr_model)), history_ids, k)
-        candidate_ids = [retrieved[i] for i in np.random.default_rng(seed).permutation(k)]
+        candidate_ids = retrieve(load_model(Path(card.sr_model)), history_ids, k)
         chosen = (f"the SR model's top {k} among the {outside} items outside the history ({card.sr_model}), "
                   "re-ranked below")
     if len(set(candidate_ids)) != len(candidate_ids):
@@ -110,8 +109,19 @@ def read_request(model_dir: Path, history: list[str], candidates: list[str] | No
     if card.index_letters and len(candidate_ids) > len(card.index_letters):
         raise InputError("--candidate", f"this model's index letters name at most {len(card.index_letters)} "
                          f"candidates, got {len(candidate_ids)}")
-    return Request(Path(model_dir), card, titles, list(history), history_ids, list(candidates or []), candidate_ids,
-                   chosen)
+    return Request(Path(model_dir), card, titles, list(history), history_ids, list(candidates or []),
+                   prompt_order(card, history_ids, candidate_ids, seed), chosen)
+
+
+def prompt_order(card: ModelCard, history: list[int], candidates: list[int], seed: int) -> list[int]:
+    """The candidates in the order the model's prompts listed them in training: best first by its SR model
+    (prompts.candidate_order sr, behavioural prompts), else shuffled with `seed` (training saw the target at any
+    letter)."""
+    if card.candidate_order == "sr" and VARIANTS[card.variant].spliced:
+        rows = pa.table({"user_id": [0], "history": [history[-card.max_len:]], "target": [candidates[0]],
+                         "candidates": [candidates]})
+        return sr_ordered(rows, Path(card.sr_model)).column("candidates")[0].as_py()
+    return [candidates[i] for i in np.random.default_rng(seed).permutation(len(candidates))]
 
 
 def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]]:

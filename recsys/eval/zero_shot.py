@@ -30,7 +30,8 @@ def zero_shot_model(base: Path, sr_model: Path, items: Path, manifest: PromptMan
     letters = manifest.index_letters
     card = ModelCard(base_model=str(base), sr_model=str(sr_model), items=str(items),
                      n_items=pq.read_metadata(items).num_rows, domain=manifest.domain, max_len=manifest.max_len,
-                     variant="text", index_letters=letters, readout="letters", readout_ids=list(letters or []),
+                     variant="text", index_letters=letters, candidate_order=manifest.candidate_order,
+                     readout="letters", readout_ids=list(letters or []),
                      item_dim=int(table.shape[1]), user_dim=0, item_scores=False, hidden_size=lm.config.hidden_size,
                      lora={}, train={}, steps=0, examples=0, fingerprint="zero-shot")
     return Llara(lm, BehaviourTokens(table, lm.config.hidden_size)).to(device).eval(), tokenizer, card

@@ -25,6 +25,7 @@ class ModelCard:
     max_len: int  # history items a prompt shows
     variant: str  # the prompt variant the model ended its training on
     index_letters: list[int] | None  # token ids of the candidates' index letters; None: the paper's prompt
+    candidate_order: str  # sr: behavioural prompts list the candidates best first by the SR model; given: as drawn
     readout: str  # how one forward pass scores the candidates (recsys.llm.readout)
     readout_ids: list[int]  # the tokens it reads
     item_dim: int

@@ -97,6 +97,7 @@ class Trainer:
                              f"{ranks.world} processes")
         self.inputs, self.lora, self.train, self.ranks = inputs, lora, train, ranks
         self.manifest = PromptManifest.read(inputs.prompts)
+        self.manifest.check_order(inputs.sr_model, inputs.prompts)
         self.objective = Objective.from_params(train)
         self.readout = trained_readout(self.objective, train.readout, self.manifest)
         self.letters = Readout.from_manifest("letters", self.manifest)
@@ -120,7 +121,8 @@ class Trainer:
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(self.loss, find_unused_parameters=True, broadcast_buffers=False)
-        self.teacher = teacher_logits(inputs.sr_model, self.shards["text"]) if self.objective.distill_weight else None
+        self.teacher = ({task: teacher_logits(inputs.sr_model, table) for task, table in self.shards.items()}
+                        if self.objective.distill_weight else None)  # per task: the candidates' order may differ
         self.lengths = np.diff(self.shards["text"].column("input_ids").combine_chunks().offsets.to_numpy())
         self.batches = MicroBatches(self.lengths, train.batch_size, train.seed)
         self.steps = total_steps(len(self.lengths), train)
@@ -147,7 +149,7 @@ class Trainer:
             rows = self.batches[step * self.train.grad_accum + j]
             batch = collate(self.shards[task], rows, self.tokenizer.pad_token_id)
             if self.teacher is not None:
-                batch["teacher"] = self.teacher[rows]
+                batch["teacher"] = self.teacher[task][rows]
             batch = {k: v.to(self.device) for k, v in batch.items()}
             sync = j == self.local[-1] or self.ranks.world == 1
             with self.loss.no_sync() if not sync else nullcontext():
@@ -197,7 +199,7 @@ class Trainer:
         return ModelCard(base_model=str(self.inputs.base), sr_model=str(self.inputs.sr_model),
                          items=str(self.inputs.items), n_items=pq.read_metadata(self.inputs.items).num_rows,
                          domain=self.manifest.domain, max_len=self.manifest.max_len, variant=self.variant,
-                         index_letters=self.manifest.index_letters,
+                         index_letters=self.manifest.index_letters, candidate_order=self.manifest.candidate_order,
                          readout=self.readout.kind if self.readout else "",
                          readout_ids=list(self.readout.token_ids) if self.readout else [], item_dim=int(table_shape[1]),
                          user_dim=_user_dim(self.shards[self.variant]),
@@ -244,7 +246,8 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
 
 
 def training_tables(inputs: FinetuneInputs, variant: str, manifest: PromptManifest) -> dict[str, pa.Table]:
-    """The text task's and the hard task's training prompts (the same examples, row for row)."""
+    """The text task's and the hard task's training prompts (the same examples, row for row; a behavioural task's
+    candidates may be listed in another order, recsys.prompts.order)."""
     tables = {task: prompt_table(inputs.prompts / "train" / task, inputs.sr_model, manifest)
               for task in {"text", variant}}
     if tables["text"].num_rows == 0:

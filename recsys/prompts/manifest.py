@@ -26,6 +26,8 @@ class PromptManifest:
     index_letters: list[int] | None  # token ids of the candidates' index letters; None: the paper's prompt
     readout_token: int | None  # id of the slot read-out's token; None: the tokenizer splits it
     user_token: bool  # whether behavioural prompts open with the user's slot
+    candidate_order: str  # sr: behavioural prompts list candidates best first by `order_model`; given: as prepared
+    order_model: str | None  # folder of the SR model that ordered them (None: given order)
     splits: dict  # per split: examples, and per variant the prompts' token counts
 
     def write(self, folder: Path) -> None:
@@ -41,3 +43,9 @@ class PromptManifest:
         if ids != self.item_tokens:
             raise InputError(str(Path(folder) / FILE), f"prompts were tokenised for item tokens {self.item_tokens}, "
                              f"this base model has {ids} (re-run `recsys materialize` for it)")
+
+    def check_order(self, sr_model: Path, folder: Path) -> None:
+        """Stop when the behavioural prompts were ordered by another SR model than the one `sr_model` names."""
+        if self.candidate_order == "sr" and Path(self.order_model).resolve() != Path(sr_model).resolve():
+            raise InputError(str(Path(folder) / FILE), f"candidates were ordered by the SR model {self.order_model}, "
+                             f"this run reads {sr_model} (re-run `recsys materialize` with its sr.model)")

@@ -18,6 +18,7 @@ from recsys.errors import InputError
 from recsys.io import read_column
 from recsys.prompts.encode import check_context, encode_examples, letter_token_ids, single_token_id
 from recsys.prompts.manifest import PromptManifest
+from recsys.prompts.order import sr_ordered
 from recsys.prompts.shards import write_shard
 from recsys.prompts.templates import ITEM_TOKENS, READOUT_TOKEN, VARIANTS, templates
 
@@ -87,12 +88,17 @@ def _tokenizer_and_context(base: Path) -> tuple[object, int]:
 
 
 def materialize(
-    prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, progress: bool = True
+    prepared: Path, base: Path, domain: str, params: PromptParams, out: Path, sr_model: Path | None = None,
+    progress: bool = True,
 ) -> PromptManifest:
     """Write out/<split>/<variant>/shard-*.arrow and out/manifest.json; returns the manifest.
 
     The manifest's statistics are per split and variant (a behaviour prompt is shorter than a hybrid one).
+    With `params.candidate_order` sr, behavioural prompts list the candidates as `sr_model` ranks them
+    (recsys.prompts.order).
     """
+    if params.candidate_order == "sr" and sr_model is None:
+        raise ValueError("prompts.candidate_order sr needs the SR model")
     tokenizer, context = _tokenizer_and_context(base)
     titles = read_column(prepared / "items.parquet", "title")
     val = pq.read_table(prepared / "val.parquet")
@@ -109,11 +115,12 @@ def materialize(
     with Progress(disable=not progress) as bar:
         task = bar.add_task("materialize", total=total)
         for split, table in splits.items():
+            ordered = {False: table, True: sr_ordered(table, sr_model) if params.candidate_order == "sr" else table}
             lengths: dict[str, list] = {v: [] for v in VARIANTS}
             answers: dict[str, list] = {v: [] for v in VARIANTS}
             for index, start in enumerate(range(0, table.num_rows, params.shard_rows)):
-                chunk = table.slice(start, params.shard_rows)
-                for variant in VARIANTS:
+                for variant, spec in VARIANTS.items():
+                    chunk = ordered[spec.spliced].slice(start, params.shard_rows)
                     shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters,
                                             params.user_token)
                     sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N] tokens
@@ -128,6 +135,8 @@ def materialize(
     manifest = PromptManifest(domain=domain, template=templates()[domain], n_candidates=k, max_len=max_len,
                               item_tokens={t: tokenizer.convert_tokens_to_ids(t) for t in ITEM_TOKENS},
                               index_letters=letters, readout_token=single_token_id(tokenizer, READOUT_TOKEN),
-                              user_token=params.user_token, splits=statistics)
+                              user_token=params.user_token, candidate_order=params.candidate_order,
+                              order_model=str(sr_model) if params.candidate_order == "sr" else None,
+                              splits=statistics)
     manifest.write(out)
     return manifest
