@@ -67,9 +67,18 @@ def test_a_corrupt_adapter_is_named(model_dir, tmp_path):
 def test_an_sr_teacher_from_another_data_set(workspace, tmp_path):
     from conftest import pretrain_toy_sr
 
+    from recsys.config import PromptParams
+    from recsys.prompts.materialize import materialize
+
     small = tmp_path / "sr"
     pretrain_toy_sr(workspace, small, keep_items=20)
     inputs = finetune_inputs(workspace)
+    with pytest.raises(InputError, match=r"prompts/manifest.json: candidates were ordered by the SR model .*llara\d*/sr, "
+                                         r"this run reads .*/sr \(re-run `recsys materialize` with its sr.model\)$"):
+        Trainer(type(inputs)(inputs.prompts, inputs.base, small, inputs.items), LoraParams(), TRAIN, tmp_path / "c")
+    inputs = type(inputs)(tmp_path / "prompts", inputs.base, inputs.sr_model, inputs.items)  # in the drawn order:
+    materialize(workspace / "prepared", inputs.base, "movie", PromptParams(train_examples=4, candidate_order="given"),
+                inputs.prompts, progress=False)  # no SR model ordered them, so the next check is the items'
     with pytest.raises(InputError, match="rows but .*items.parquet has 30 items|SR model knows 20 items"):
         Trainer(type(inputs)(inputs.prompts, inputs.base, small, inputs.items), LoraParams(), TRAIN, tmp_path / "c")
 

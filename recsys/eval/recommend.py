@@ -54,14 +54,15 @@ class Request:
     typed: list[str]  # the history as typed, oldest first
     history: list[int]  # its item ids
     typed_candidates: list[str]  # the candidates as typed (none when sampled)
-    candidates: list[int]
+    typed_ids: list[int]  # their item ids, as typed
+    candidates: list[int]  # every candidate, in the order the prompt lists them
     chosen: str  # how the candidates were chosen
 
     def matches(self) -> list[str]:
         """One line per typed title: the catalogue title it matched, so a loose match is seen."""
         return [f"{option} {text!r} -> {self.titles[item]!r} (item {item})"
                 for option, typed, ids in (("--history", self.typed, self.history),
-                                           ("--candidate", self.typed_candidates, self.candidates))
+                                           ("--candidate", self.typed_candidates, self.typed_ids))
                 for text, item in zip(typed, ids)]
 
     def warnings(self) -> list[str]:
@@ -110,7 +111,7 @@ def read_request(model_dir: Path, history: list[str], candidates: list[str] | No
         raise InputError("--candidate", f"this model's index letters name at most {len(card.index_letters)} "
                          f"candidates, got {len(candidate_ids)}")
     return Request(Path(model_dir), card, titles, list(history), history_ids, list(candidates or []),
-                   prompt_order(card, history_ids, candidate_ids, seed), chosen)
+                   candidate_ids if candidates else [], prompt_order(card, history_ids, candidate_ids, seed), chosen)
 
 
 def prompt_order(card: ModelCard, history: list[int], candidates: list[int], seed: int) -> list[int]:
