@@ -53,25 +53,31 @@ def run_command(dataset: str, cell: str, force: bool) -> list[str]:
 
 def run_cell(dataset: str, cell: str, force: bool) -> dict:
     """One `dvc exp run --temp`, then its metrics and hits read back from the experiment's commit."""
-    name, command = f"{dataset}-{cell}", run_command(dataset, cell, force)
+    command = run_command(dataset, cell, force)
     print("$ " + " ".join(command), flush=True)
     # the temporary copy runs elsewhere: relative data paths (../shared/...) are taken from this checkout
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "RECSYS_DATA_ROOT": str(ROOT)}
     began = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, env=env)
-    seconds = time.perf_counter() - began
-    refs = [r for r in git("for-each-ref", "--format=%(refname)", "refs/exps").split() if r.endswith(f"/{name}")]
+    return read_cell(dataset, cell, " ".join(command), round(time.perf_counter() - began))
+
+
+def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
+    """A cell's record from its newest experiment commit (a cell rerun on another baseline leaves the older ref)."""
+    name = f"{dataset}-{cell}"
+    refs = [r for r in git("for-each-ref", "--sort=-creatordate", "--format=%(refname)", "refs/exps").split()
+            if r.endswith(f"/{name}")]
     if not refs:
         raise SystemExit(f"experiment {name!r}: no refs/exps entry after `dvc exp run` (see its output above)")
     zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
     evaluated = zero if cell in NO_LANGUAGE_MODEL else layout.metrics(dataset, backbone(cell)).as_posix()
-    record = {"dataset": dataset, "cell": cell, "command": " ".join(command), "rev": git("rev-parse", refs[-1]).strip(),
-              "wall_seconds": round(seconds), "machine": machine(),
-              "metrics": json.loads(git("show", f"{refs[-1]}:{evaluated}/metrics.json")),
-              "hits": parse_hits(git("show", f"{refs[-1]}:{evaluated}/hits.csv"))[1]}
+    record = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", refs[0]).strip(),
+              "wall_seconds": seconds, "machine": machine(),
+              "metrics": json.loads(git("show", f"{refs[0]}:{evaluated}/metrics.json")),
+              "hits": parse_hits(git("show", f"{refs[0]}:{evaluated}/hits.csv"))[1]}
     if cell in ZERO_SHOT_CELLS:
-        record["zero_shot"] = json.loads(git("show", f"{refs[-1]}:{zero}/metrics.json"))
+        record["zero_shot"] = json.loads(git("show", f"{refs[0]}:{zero}/metrics.json"))
     return record
 
 

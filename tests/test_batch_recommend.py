@@ -37,7 +37,7 @@ def model_dir(workspace, tmp_path_factory) -> Path:
 @pytest.fixture(params=["as trained", "given order, letters"])
 def variant_dir(model_dir, tmp_path, request) -> Path:
     """The model as trained (SR-ordered candidates, slot read-out), or a copy whose card lists the candidates as
-    drawn (shuffled with the seed) and reads the index letters: both ways `prompt_order` and the read-out go."""
+    drawn (shuffled with the seed) and reads the index letters: both ways `prompt_orders` and the read-out go."""
     if request.param == "as trained":
         return model_dir
     copy = Path(shutil.copytree(model_dir, tmp_path / "given"))

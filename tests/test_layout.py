@@ -36,8 +36,9 @@ def test_every_stage_reads_its_inputs_from_layout_places():
     stages = rendered_stages()
     data_deps = {s: {d for d in paths(stages[s]["deps"]) if not d.startswith(("recsys", "stages"))} for s in stages}
     assert data_deps["pretrain"] == {str(layout.prepared("books"))}
-    assert data_deps["materialize"] == {str(layout.prepared("books")), str(layout.base_model("tiny-llm"))}
     sr = layout.sr_model("books", "caser")
+    assert data_deps["materialize"] == {str(layout.prepared("books")), str(layout.base_model("tiny-llm")),
+                                        *(str(sr / f) for f in ("model.safetensors", "model_args.json"))}
     assert data_deps["finetune"] == {str(layout.prompts("books", "tiny-llm")), str(layout.base_model("tiny-llm")),
                                      str(layout.prepared("books") / "items.parquet"),
                                      *(str(sr / f) for f in ("item_embeddings.safetensors", "model.safetensors",

@@ -19,16 +19,13 @@ import pyarrow.parquet as pq
 
 from recsys.distributed import Ranks
 from recsys.errors import InputError
-from recsys.eval.recommend import prompt_order, resolve_titles
+from recsys.eval.recommend import prompt_orders, prompt_table, resolve_titles
 from recsys.io import read_column, scratch_dir
 from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
 from recsys.llm.ranking import choice_scores
 from recsys.llm.readout import Readout
-from recsys.llm.sr_signals import with_user_states
 from recsys.progress import Steps
-from recsys.prompts.encode import encode_examples
-from recsys.prompts.order import sr_ordered
 from recsys.prompts.templates import VARIANTS
 from recsys.sr.inference import load_model, retrieve
 
@@ -189,32 +186,6 @@ def read_batch(model_dir: Path, path: Path, k: int) -> Batch:
         except InputError as err:
             skipped.append(str(err))
     return Batch(Path(model_dir), card, titles, k, users, histories, skipped, len(rows))
-
-
-def prompt_orders(card: ModelCard, histories: list[list[int]], candidates: list[list[int]], seed: int
-                  ) -> list[list[int]]:
-    """Each history's candidates as `prompt_order` lists one history's; where that is the SR model's order, all
-    rows are ordered in one `sr_ordered` call (one SR model load, not one per row)."""
-    if card.candidate_order == "sr" and VARIANTS[card.variant].spliced:
-        rows = pa.table({"user_id": list(range(len(histories))), "history": [h[-card.max_len:] for h in histories],
-                         "target": [c[0] for c in candidates], "candidates": candidates})
-        return sr_ordered(rows, Path(card.sr_model)).column("candidates").to_pylist()
-    return [prompt_order(card, h, c, seed) for h, c in zip(histories, candidates)]
-
-
-def prompt_table(card: ModelCard, titles: list[str], tokenizer, histories: list[list[int]],
-                 candidates: list[list[int]]) -> pa.Table:
-    """The prompts of the histories and their candidates, encoded as `rank_candidates` encodes one (the target is
-    a placeholder: no answer is read), with the SR model's user states where the model has a user token."""
-    n = len(histories)
-    rows = pa.table({"example_id": list(range(n)), "user_id": list(range(n)),
-                     "history": [h[-card.max_len:] for h in histories], "candidates": candidates,
-                     "target": [c[0] for c in candidates]})
-    table = encode_examples(rows, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
-                            user=bool(card.user_dim))
-    if card.user_dim and VARIANTS[card.variant].spliced:
-        table = with_user_states(table, Path(card.sr_model))
-    return table
 
 
 def readout_scores(batch: Batch, candidates: list[list[int]], batch_size: int, progress: bool) -> np.ndarray:

@@ -82,7 +82,7 @@ def read_request(model_dir: Path, history: list[str], candidates: list[str] | No
                  sample: bool = False) -> Request:
     """Match the titles against the model card's items (no language model loaded: a typo costs no load) and choose
     the candidates: the given ones; else the SR model's top K over every item outside the history; or, with
-    `sample`, K of those items drawn with `seed`, as evaluation draws them. They are listed as the model's training prompts listed them (`prompt_order`)."""
+    `sample`, K of those items drawn with `seed`, as evaluation draws them. They are listed as the model's training prompts listed them (`prompt_orders`)."""
     if not candidates and k < 1:
         raise InputError("--k", f"expected at least one candidate to rank, got {k}")
     card = ModelCard.read(model_dir)
@@ -111,18 +111,34 @@ def read_request(model_dir: Path, history: list[str], candidates: list[str] | No
         raise InputError("--candidate", f"this model's index letters name at most {len(card.index_letters)} "
                          f"candidates, got {len(candidate_ids)}")
     return Request(Path(model_dir), card, titles, list(history), history_ids, list(candidates or []),
-                   candidate_ids if candidates else [], prompt_order(card, history_ids, candidate_ids, seed), chosen)
+                   candidate_ids if candidates else [], prompt_orders(card, [history_ids], [candidate_ids], seed)[0], chosen)
 
 
-def prompt_order(card: ModelCard, history: list[int], candidates: list[int], seed: int) -> list[int]:
-    """The candidates in the order the model's prompts listed them in training: best first by its SR model
-    (prompts.candidate_order sr, behavioural prompts), else shuffled with `seed` (training saw the target at any
-    letter)."""
+def prompt_orders(card: ModelCard, histories: list[list[int]], candidates: list[list[int]], seed: int
+                  ) -> list[list[int]]:
+    """Each history's candidates in the order the model's prompts listed them in training: best first by its SR
+    model (prompts.candidate_order sr, behavioural prompts; one SR pass for all rows), else shuffled with `seed`
+    (training saw the target at any letter)."""
     if card.candidate_order == "sr" and VARIANTS[card.variant].spliced:
-        rows = pa.table({"user_id": [0], "history": [history[-card.max_len:]], "target": [candidates[0]],
-                         "candidates": [candidates]})
-        return sr_ordered(rows, Path(card.sr_model)).column("candidates")[0].as_py()
-    return [candidates[i] for i in np.random.default_rng(seed).permutation(len(candidates))]
+        rows = pa.table({"user_id": list(range(len(histories))), "history": [h[-card.max_len:] for h in histories],
+                         "target": [c[0] for c in candidates], "candidates": candidates})
+        return sr_ordered(rows, Path(card.sr_model)).column("candidates").to_pylist()
+    return [[c[i] for i in np.random.default_rng(seed).permutation(len(c))] for c in candidates]
+
+
+def prompt_table(card: ModelCard, titles: list[str], tokenizer, histories: list[list[int]],
+                 candidates: list[list[int]]) -> pa.Table:
+    """The prompts of the histories and their candidates, encoded as training encoded them (the target is a
+    placeholder: no answer is read), with the SR model's user states where the model has a user token."""
+    n = len(histories)
+    rows = pa.table({"example_id": list(range(n)), "user_id": list(range(n)),
+                     "history": [h[-card.max_len:] for h in histories], "candidates": candidates,
+                     "target": [c[0] for c in candidates]})
+    table = encode_examples(rows, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
+                            user=bool(card.user_dim))
+    if card.user_dim and VARIANTS[card.variant].spliced:
+        table = with_user_states(table, Path(card.sr_model))
+    return table
 
 
 def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]]:
@@ -134,13 +150,8 @@ def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]
     device = Ranks().device()
     model, tokenizer, card = load_llara(request.model_dir, device)
     titles, candidate_ids = request.titles, request.candidates
-    row = pa.table({"example_id": [0], "user_id": [0], "history": [request.history[-card.max_len:]],
-                    "candidates": [candidate_ids], "target": [candidate_ids[0]]})
-    table = encode_examples(row, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
-                            user=bool(card.user_dim))
+    table = prompt_table(card, titles, tokenizer, [request.history], [candidate_ids])
     splice = VARIANTS[card.variant].spliced
-    if card.user_dim and splice:  # the SR model's state of the typed history, for the user token
-        table = with_user_states(table, Path(card.sr_model))
     if card.readout_ids:
         ids = card.readout_ids[:len(candidate_ids)] if card.readout == "letters" else card.readout_ids
         scores = choice_scores(model, table, np.array([0]), Readout(card.readout, tuple(ids)), splice,
