@@ -420,7 +420,7 @@ class TrainParams:
         return None
 
 
-EVAL_MODES = ("rank", "generate", "score")
+EVAL_MODES = ("rank", "generate", "score", "catalogue")
 
 
 @dataclass(frozen=True)
@@ -428,9 +428,13 @@ class EvalParams:
     """The `eval` section: how the fine-tuned model is measured."""
 
     split: str = opt("test", "split to evaluate", ("val", "test"))
-    modes: list[str] = opt(["rank", "generate"], "rank: the trained one-pass read-out (train.readout) of all K "
+    modes: list[str] = opt(["rank", "generate", "catalogue"], "rank: the trained one-pass read-out (train.readout) of all K "
                            "candidates; generate: the paper's protocol; score: each candidate's answer likelihood (K "
-                           "continuations per prompt, so left out of the default CPU budget)", EVAL_MODES)
+                           "continuations per prompt, so left out of the default CPU budget); catalogue: the SR "
+                           "model's top eval.catalogue_k of all items re-ranked by the read-out, against the SR model "
+                           "alone over the whole catalogue", EVAL_MODES)
+    catalogue_k: Optional[int] = opt(None, "catalogue mode: items the SR model retrieves for LLaRA to re-rank; null: "
+                                     "as many as the stored candidates (data.n_candidates)", bounds=COUNT)
     variant: str = opt("auto", "prompts to evaluate; auto: the variant the model was trained on last "
                        "(text for a text-only schedule, else train.hard_variant)",
                        ("auto", "text", "hybrid", "behaviour", "id"))

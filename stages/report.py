@@ -22,7 +22,7 @@ def command(
 ) -> None:
     """Popularity, the SR models, the zero-shot base model and every evaluated LLaRA: HR@1 with 95% intervals and
     paired McNemar p-values, as a Markdown table and a PNG chart."""
-    from recsys.eval.report import bar_chart, collect_rows, markdown
+    from recsys.eval.report import bar_chart, catalogue_markdown, collect_rows, markdown
 
     data, evaluation, _ = read_sections(params_file, overrides, "data", "eval")
     dataset, split = dataset or data.dataset, split or evaluation.split
@@ -31,6 +31,8 @@ def command(
         raise InputError(str(root / "models" / "sr" / dataset), "no metrics found (run `dvc repro` first)")
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(rows, dataset, split)
+    if catalogue := catalogue_markdown(root, dataset):
+        text += "\n" + catalogue
     (out / f"{dataset}-{split}.md").write_text(text)
     bar_chart(rows, f"{dataset} ({split}): HitRatio@1", out / f"{dataset}-{split}.png")
     typer.echo(text + f"\nwritten: {out / f'{dataset}-{split}.md'}, {out / f'{dataset}-{split}.png'}")

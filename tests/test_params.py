@@ -67,7 +67,7 @@ def test_range_reads_as_it_checks(bounds, text, inside, outside):
     ("lora", {"r": 0}, "params.yaml: lora.r: expected an integer >= 1, got 0"),
     ("lora", {"dropout": 1}, "params.yaml: lora.dropout: expected a number in [0, 1), got 1.0"),
     ("lora", {"target_modules": ["q_proj", 3]}, "params.yaml: lora.target_modules[1]: expected str, got 3"),
-    ("eval", {"modes": ["rank", "foo"]}, "params.yaml: eval.modes[1]: expected one of rank, generate, score, got 'foo'"),
+    ("eval", {"modes": ["rank", "foo"]}, "params.yaml: eval.modes[1]: expected one of rank, generate, score, catalogue, got 'foo'"),
     ("eval", {"modes": "rank"}, "params.yaml: eval.modes: expected a list, got 'rank'"),
     ("sr", {"dropout": -0.1}, "params.yaml: sr.dropout: expected a number in [0, 1), got -0.1"),
 ])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO
+from helpers import REPO, run_tool as run
 from recsys import layout
 from tiny_llm import tiny_llama_folder
 
@@ -27,7 +27,7 @@ def tiny_params(root: Path) -> dict:
     params["prompts"].update(train_examples=12, shard_rows=8)
     params["train"].update(max_steps=2, batch_size=2, grad_accum=1, checkpoint_every=1)
     params["lora"].update(r=2, alpha=4)
-    params["eval"].update(max_new_tokens=4, modes=["rank", "generate", "score"])  # every mode, not only the default
+    params["eval"].update(max_new_tokens=4, modes=["rank", "generate", "score", "catalogue"])  # every mode
     return params
 
 
@@ -36,13 +36,6 @@ def write_toy_raw(raw: Path) -> None:
     rows = ["user,item,timestamp"] + [f"u{u},{(u * 7 + j * 3) % 40 + 1},{j}" for u in range(30) for j in range(8)]
     (raw / "inter.csv").write_text("\n".join(rows) + "\n")
     (raw / "items.csv").write_text("item_id,title\n" + "".join(f"{i},Film {i}\n" for i in range(1, 41)))
-
-
-def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
 
 
 @pytest.mark.slow
@@ -60,6 +53,8 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
     metrics = json.loads((tmp_path / "metrics" / "toy" / "sasrec" / "metrics.json").read_text())
     assert metrics["n"] == 3 and 0.0 <= metrics["score.hr@1"] <= 1.0 and 0.0 <= metrics["rank.hr@1"] <= 1.0
     assert "sr.test.hr@1" in metrics and "generate.valid_ratio" in metrics and "paired.rank_vs_popularity.p" in metrics
+    assert "catalogue.llara.hr@10" in metrics and "paired.catalogue_vs_sr.p" in metrics
+    assert (tmp_path / "inputs" / "toy" / "inter.csv").resolve() == (tmp_path / "raw" / "inter.csv").resolve()
     zero_shot = json.loads((tmp_path / "metrics" / "toy" / "zero-shot" / "metrics.json").read_text())
     assert zero_shot["n"] == 3 and zero_shot["variant"] == "text" and "rank.hr@1" in zero_shot
     hits = (tmp_path / "metrics" / "toy" / "sasrec" / "hits.csv").read_text().splitlines()
@@ -70,6 +65,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_profile(tmp_path):
     assert "up to date" in status
     report = run(["recsys", "report", "--dataset", "toy"], tmp_path).stdout
     assert "LLaRA (sasrec), one-pass rank" in report and "zero-shot base model, generate" in report
+    assert "| sasrec top 5 -> LLaRA |" in report  # the whole-catalogue table
     assert (tmp_path / "reports" / "toy-test.png").is_file()
     ranked = run(["recsys", "recommend", "--model", "models/llara/toy/sasrec", "--history", "Film 3",
                   "--history", "film 10", "--k", "4"], tmp_path).stdout

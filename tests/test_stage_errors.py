@@ -122,7 +122,7 @@ def digest(folder: Path) -> dict[str, str]:
     ("train.grad_accum=0", "train.grad_accum: expected an integer >= 1, got 0"),
     ("lora.r=0", "lora.r: expected an integer >= 1, got 0"),
     ("train.distill_temperature=0", "train.distill_temperature: expected a number > 0, got 0.0"),
-    ("eval.modes=[foo]", "eval.modes[0]: expected one of rank, generate, score, got 'foo'"),
+    ("eval.modes=[foo]", "eval.modes[0]: expected one of rank, generate, score, catalogue, got 'foo'"),
 ])
 def test_finetune_refuses_a_bad_param_before_anything_is_loaded(project, monkeypatch, override, expected):
     monkeypatch.chdir(project)
@@ -142,7 +142,7 @@ def test_evaluate_refuses_a_bad_eval_section_or_dataset_before_loading(project, 
     monkeypatch.chdir(project)
     monkeypatch.setattr("recsys.eval.evaluate.evaluate", lambda **_: pytest.fail("evaluate ran"))
     result = stage("evaluate", "--set", "eval.modes=[rank, foo]", "--out", "refused")
-    assert result.exit_code == 2 and "eval.modes[1]: expected one of rank, generate, score, got 'foo'" in result.stderr
+    assert result.exit_code == 2 and "eval.modes[1]: expected one of rank, generate, score, catalogue, got 'foo'" in result.stderr
     result = stage("evaluate", "--set", "data.dataset=toys", "--out", "refused")
     assert result.exit_code == 2
     assert result.stderr == "error: params.yaml: data.dataset: 'toys' is not a key of the datasets section (expected " \

@@ -19,14 +19,11 @@ import pyarrow.parquet as pq
 
 from recsys.distributed import Ranks
 from recsys.errors import InputError
-from recsys.eval.recommend import prompt_orders, prompt_table, resolve_titles
+from recsys.eval.recommend import prompt_orders, readout_scores, resolve_titles
 from recsys.io import read_column, scratch_dir
 from recsys.llm.card import ModelCard
 from recsys.llm.model import load_llara
-from recsys.llm.ranking import choice_scores
-from recsys.llm.readout import Readout
 from recsys.progress import Steps
-from recsys.prompts.templates import VARIANTS
 from recsys.sr.inference import load_model, retrieve
 
 USER = "user_id"
@@ -188,17 +185,13 @@ def read_batch(model_dir: Path, path: Path, k: int) -> Batch:
     return Batch(Path(model_dir), card, titles, k, users, histories, skipped, len(rows))
 
 
-def readout_scores(batch: Batch, candidates: list[list[int]], batch_size: int, progress: bool) -> np.ndarray:
-    """[N, K] one-pass read-out logits of each history's candidates (in `candidates`' order), LLaRA loaded once
-    and the prompts scored `batch_size` at a time."""
+def batch_scores(batch: Batch, candidates: list[list[int]], batch_size: int, progress: bool) -> np.ndarray:
+    """[N, K] one-pass read-out logits of each history's candidates (in `candidates`' order), LLaRA loaded once."""
     device = Ranks().device()
     model, tokenizer, card = load_llara(batch.model_dir, device)
-    table = prompt_table(card, batch.titles, tokenizer, batch.histories, candidates)
-    ids = card.readout_ids[:batch.k] if card.readout == "letters" else card.readout_ids
     with Steps("recommend", len(candidates), enabled=progress) as steps:
-        return choice_scores(model, table, np.arange(len(candidates)), Readout(card.readout, tuple(ids)),
-                             VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size, device,
-                             on_batch=steps.advance)
+        return readout_scores(model, tokenizer, card, batch.titles, batch.histories, candidates, batch_size, device,
+                              on_batch=steps.advance)
 
 
 def recommend_batch(batch: Batch, seed: int, batch_size: int = 16, progress: bool = True) -> pa.Table:
@@ -207,7 +200,7 @@ def recommend_batch(batch: Batch, seed: int, batch_size: int = 16, progress: boo
     sr = load_model(Path(batch.card.sr_model))
     retrieved = [retrieve(sr, history, batch.k) for history in batch.histories]
     candidates = prompt_orders(batch.card, batch.histories, retrieved, seed)
-    scores = readout_scores(batch, candidates, batch_size, progress)  # [N, K]
+    scores = batch_scores(batch, candidates, batch_size, progress)  # [N, K]
     order = np.argsort(-scores, axis=1, kind="stable")  # [N, K], best first, ties in prompt order
     items = np.take_along_axis(np.asarray(candidates, np.int64), order, axis=1).ravel()  # [N * K]
     return pa.table({"user_id": pa.array(np.repeat(batch.users, batch.k).tolist(), pa.string()),

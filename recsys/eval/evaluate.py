@@ -19,6 +19,7 @@ import torch
 from recsys.config import EvalParams
 from recsys.distributed import Ranks
 from recsys.errors import InputError
+from recsys.eval.catalogue import CATALOGUE, catalogue_mode
 from recsys.eval.modes import EvalSet, Runner, generate_mode, rank_mode, score_mode
 from recsys.eval.outputs import POPULARITY, SR, write_hits
 from recsys.eval.paired import paired_tests
@@ -34,7 +35,7 @@ from recsys.prompts.shards import read_all
 from recsys.prompts.templates import VARIANTS, index_letters, item_names
 
 def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_items: int, where: str, prompts: Path,
-                      modes: list[str]) -> None:
+                      modes: list[str], catalogue_k: int) -> None:
     """Stop when the model, the prompts and the prepared data do not belong together (eval.modes' names are
     checked as params.yaml is read)."""
     if card.n_items != n_items:
@@ -53,9 +54,13 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_it
         raise InputError(str(prompts / "manifest.json"), f"prompts {'with' if manifest.user_token else 'without'}"
                          f" user slots, the model was trained {'with' if card.user_dim else 'without'} a user token "
                          "(re-run materialize and finetune with the same prompts.user_token)")
-    if "rank" in modes and not card.readout_ids:
-        raise InputError("eval.modes", "rank: this model has no one-pass read-out (trained with the answer loss alone "
-                         "on prompts without index letters); evaluate it with generate and score")
+    if CATALOGUE in modes and card.index_letters and catalogue_k > len(card.index_letters):
+        raise InputError("eval.catalogue_k", f"this model's index letters name at most {len(card.index_letters)} "
+                         f"candidates, got {catalogue_k}")
+    for mode in ("rank", CATALOGUE):
+        if mode in modes and not card.readout_ids:
+            raise InputError("eval.modes", f"{mode}: this model has no one-pass read-out (trained with the answer "
+                             "loss alone on prompts without index letters); evaluate it with generate and score")
 
 
 def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Path | None, params: EvalParams,
@@ -75,7 +80,8 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
         model, tokenizer, card = load_llara(model_dir, device, dtype)
         where = str(model_dir / "finetune.json")
     titles = read_column(prepared / "items.parquet", "title")
-    _check_compatible(card, tokenizer, manifest, len(titles), where, prompts, params.modes)
+    catalogue_k = params.catalogue_k or manifest.n_candidates
+    _check_compatible(card, tokenizer, manifest, len(titles), where, prompts, params.modes, catalogue_k)
     variant = params.variant if params.variant != "auto" else card.variant
     table = read_all(prompts / params.split / variant)
     if params.max_examples is not None:
@@ -95,6 +101,8 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
             results["generate"] = generate_mode(runner, data, params.max_new_tokens, first)
         if "score" in params.modes:
             results["score"] = score_mode(runner, data, params.normalisation)
+        if CATALOGUE in params.modes and model_dir is not None:
+            results[CATALOGUE] = catalogue_mode(runner, card, titles, table, catalogue_k)
     metrics: dict = {"n": table.num_rows, "variant": variant}
     if ranks.main:
         _write(out, metrics, results, table, sr_model, params.split)
@@ -108,7 +116,7 @@ def _write(out: Path, metrics: dict, results: dict, table: pa.Table, sr_model: P
         metrics.update(result.metrics)
         columns.update(result.columns)
     example_ids = table.column("example_id").to_numpy()
-    hits = {mode: result.hits for mode, result in results.items()}
+    hits = {mode: result.hits for mode, result in results.items() if mode != CATALOGUE}  # its pairs are its own
     baselines = _baseline_hits(sr_model, split, example_ids)
     metrics.update(_sr_rows(sr_model, split))
     metrics.update(paired_tests(hits, baselines))

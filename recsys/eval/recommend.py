@@ -141,6 +141,16 @@ def prompt_table(card: ModelCard, titles: list[str], tokenizer, histories: list[
     return table
 
 
+def readout_scores(model, tokenizer, card: ModelCard, titles: list[str], histories: list[list[int]],
+                   candidates: list[list[int]], batch_size: int, device, on_batch=lambda done: None) -> np.ndarray:
+    """[N, K] one-pass read-out logits of each history's candidates, in `candidates`' order, `batch_size` prompts
+    per forward pass."""
+    table = prompt_table(card, titles, tokenizer, histories, candidates)
+    ids = card.readout_ids[:len(candidates[0])] if card.readout == "letters" else card.readout_ids
+    return choice_scores(model, table, np.arange(len(candidates)), Readout(card.readout, tuple(ids)),
+                         VARIANTS[card.variant].spliced, tokenizer.pad_token_id, batch_size, device, on_batch)
+
+
 def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]]:
     """(what the score is, [(item id, title, score)] best first) for the request's candidates.
 
@@ -150,14 +160,12 @@ def rank_candidates(request: Request) -> tuple[str, list[tuple[int, str, float]]
     device = Ranks().device()
     model, tokenizer, card = load_llara(request.model_dir, device)
     titles, candidate_ids = request.titles, request.candidates
-    table = prompt_table(card, titles, tokenizer, [request.history], [candidate_ids])
-    splice = VARIANTS[card.variant].spliced
     if card.readout_ids:
-        ids = card.readout_ids[:len(candidate_ids)] if card.readout == "letters" else card.readout_ids
-        scores = choice_scores(model, table, np.array([0]), Readout(card.readout, tuple(ids)), splice,
-                               tokenizer.pad_token_id, 1, device)[0]
+        scores = readout_scores(model, tokenizer, card, titles, [request.history], [candidate_ids], 1, device)[0]
         what = f"{card.readout} read-out logit"
     else:
+        table = prompt_table(card, titles, tokenizer, [request.history], [candidate_ids])
+        splice = VARIANTS[card.variant].spliced
         names = item_names(card.variant, titles)
         batch = {k: v.to(device) for k, v in collate(table, np.array([0]), tokenizer.pad_token_id,
                                                       prompt_only=True, multiple=1).items()}

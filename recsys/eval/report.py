@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib
 
 from recsys import layout
-from recsys.eval.outputs import POPULARITY, SR, VALID_RATIO, hr1, interval, paired_key, rate_values, sr_hr1
+from recsys.eval.outputs import POPULARITY, SR, VALID_RATIO, hr1, interval, paired_key, rate, rate_values, sr_hr1
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -73,6 +73,34 @@ def markdown(rows: list[Row], dataset: str, split: str) -> str:
                      f"{_p(row.p_popularity)} | {_p(row.p_sr)} |")
     lines += ["", "p: exact two-sided McNemar test on the same users' hits (HR@1)."]
     return "\n".join(lines) + "\n"
+
+
+CATALOGUE_COLUMNS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")
+
+
+def catalogue_markdown(root: Path, dataset: str) -> str:
+    """The whole-catalogue table of every LLaRA evaluated with eval.modes' `catalogue`: its SR model alone and
+    SR -> LLaRA over all items, the retrieval's recall, McNemar p-values on HR@1 and HR@10; "" where none was."""
+    lines = []
+    for path in sorted(root.glob(str(layout.metrics(dataset, "*") / "metrics.json"))):
+        metrics = json.loads(path.read_text())
+        recall = next((key for key in metrics if key.startswith("catalogue.recall@") and ".ci_" not in key), None)
+        if recall is None:
+            continue
+        k = recall.rsplit("@", 1)[1]
+        for who, label in (("sr", path.parent.name), ("llara", f"{path.parent.name} top {k} -> LLaRA")):
+            cells = [rate(metrics, f"catalogue.{who}.{column}") for column in CATALOGUE_COLUMNS]
+            tests = [_p(metrics.get(paired_key(mode, "sr"))) if who == "llara" else ""
+                     for mode in ("catalogue", "catalogue.hr@10")]
+            lines.append(f"| {label} | {' | '.join(cells)} | {rate(metrics, recall)} | {' | '.join(tests)} |")
+    if not lines:
+        return ""
+    header = " | ".join(c.replace("hr", "HR").replace("ndcg", "NDCG") for c in CATALOGUE_COLUMNS)
+    return "\n".join([f"### {dataset}: the whole catalogue (every item outside the shown history)", "",
+                      f"| method | {header} | retrieval recall | p HR@1 vs SR | p HR@10 vs SR |",
+                      "|---|" + "---|" * (len(CATALOGUE_COLUMNS) + 3), *lines, "",
+                      "LLaRA re-ranks the SR model's top K; a target not retrieved is a miss for it. "
+                      "p: exact McNemar test on the same users."]) + "\n"
 
 
 def chart_labels(rows: list[Row]) -> tuple[list[str], list[tuple[str, float]]]:

@@ -62,11 +62,17 @@ def load_model(directory: Path) -> SequentialRecommender:
 
 
 @torch.no_grad()
-def retrieve(model: SequentialRecommender, history: list[int], k: int) -> list[int]:
-    """The model's top `k` items for `history` (item ids, oldest first) among those it does not hold, best first:
-    the retrieval stage in front of a re-ranker, over the whole catalogue."""
+def catalogue_scores(model: SequentialRecommender, history: list[int]) -> torch.Tensor:
+    """[n_items] scores of every item for `history` (item ids, oldest first), the items it holds at -inf: what
+    retrieval ranks, over the whole catalogue."""
     recent = history[-model.max_len:]
     seq = torch.tensor([recent or [model.pad_id]])  # [1, L]
     scores = model.score_all(model(seq, torch.tensor([len(recent)])))[0]  # [n_items]
     scores[torch.tensor(sorted(set(history)), dtype=torch.long)] = -torch.inf
-    return torch.topk(scores, k).indices.tolist()
+    return scores
+
+
+def retrieve(model: SequentialRecommender, history: list[int], k: int) -> list[int]:
+    """The model's top `k` items for `history` among those it does not hold, best first: the retrieval stage in
+    front of a re-ranker."""
+    return torch.topk(catalogue_scores(model, history), k).indices.tolist()
