@@ -37,4 +37,4 @@ experiments: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/experiments.py run --dataset $(DATASET) --table $(TABLE)
 
 clean:
-	rm -rf $(VENV) data models metrics
+	rm -rf $(VENV) data models metrics inputs

@@ -30,6 +30,7 @@ from bench.cells import CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT
 from bench.tables import ARCHIVE, render, rows_recorded_elsewhere
 from recsys import layout
 from recsys.eval.outputs import parse_hits
+from recsys.inputs import DATA_ROOT
 
 RESULTS = ROOT / "bench/results/experiments.json"
 REPORT = ROOT / "EXPERIMENTS.md"
@@ -57,7 +58,7 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     print("$ " + " ".join(command), flush=True)
     # the temporary copy runs elsewhere: relative data paths (../shared/...) are taken from this checkout
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "RECSYS_DATA_ROOT": str(ROOT)}
+           DATA_ROOT: str(ROOT)}
     began = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, env=env)
     return read_cell(dataset, cell, " ".join(command), round(time.perf_counter() - began))

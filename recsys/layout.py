@@ -9,6 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def raw_inputs(dataset: str, root: Path = Path(".")) -> Path:
+    """A link to each file the data set is prepared from, wherever it lives (inputs)."""
+    return root / "inputs" / dataset
+
+
+def llm_inputs(llm: str, root: Path = Path(".")) -> Path:
+    """A link to each file the base language model is provisioned from (inputs)."""
+    return root / "inputs" / "llm" / llm
+
+
 def prepared(dataset: str, root: Path = Path(".")) -> Path:
     """items/train/val/test.parquet and stats.json (prepare)."""
     return root / "data" / "prepared" / dataset

@@ -10,7 +10,7 @@ import warnings
 
 import typer
 
-from stages import evaluate, fetch_model, finetune, materialize, prepare, pretrain, recommend, report
+from stages import evaluate, fetch_model, finetune, inputs, materialize, prepare, pretrain, recommend, report
 
 # peft 0.21.2's PeftModel.__init__ still reads transformers' deprecated `is_gradient_checkpointing`
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
@@ -29,6 +29,7 @@ def _group() -> None:
     """LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml)."""
 
 
+app.command("inputs", help=inputs.HELP)(inputs.command)
 app.command("prepare", help=prepare.HELP)(prepare.command)
 app.command("pretrain", help=pretrain.HELP)(pretrain.command)
 app.command("fetch-model", help=fetch_model.HELP)(fetch_model.command)

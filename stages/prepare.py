@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -23,19 +21,6 @@ HELP = help_with_params(
 )
 
 
-def with_data_root(spec: DatasetSpec) -> DatasetSpec:
-    """A relative `path` is taken from $RECSYS_DATA_ROOT when set, else from the working directory.
-
-    `dvc exp run --temp` and `dvc queue` run stages in a copy of the repository elsewhere, where a
-    path such as ../shared/... no longer points at the data; bench/experiments.py sets the variable
-    to the checkout.
-    """
-    root = os.environ.get("RECSYS_DATA_ROOT")
-    if not root or spec.path is None or Path(spec.path).is_absolute():
-        return spec
-    return dataclasses.replace(spec, path=str(Path(root) / spec.path))
-
-
 @reports_bad_input
 def command(
     params_file: Path = ParamsOption,
@@ -48,6 +33,7 @@ def command(
     ),
 ) -> None:
     from recsys.data.prepare import prepare
+    from recsys.inputs import with_data_root
     from recsys.io import atomic_dir
 
     data, params = read_sections(params_file, overrides, "data")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -25,6 +27,14 @@ def write_params(directory: Path, data: dict | None = None, datasets: dict | Non
 def run_cli(*args: str):
     """Invoke `recsys ...` in process; returns the click Result (exit_code, stdout, stderr)."""
     return CliRunner().invoke(app, list(args))
+
+
+def run_tool(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run `dvc`, `git` or `python` in `cwd` with this interpreter's environment first on PATH; must succeed."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
 
 
 def toy_dataset(root: Path, **format_overrides) -> dict:

@@ -9,7 +9,8 @@ import torch
 
 from helpers import run_cli, write_params
 from recsys.config import LLMParams
-from recsys.llm.base_model import ITEM_TOKENS, load_base, load_gguf, packaged_gguf
+from recsys.llm.base_model import ITEM_TOKENS, load_base, load_gguf
+from recsys.packaged import packaged_gguf
 from tiny_llm import tiny_llama_folder
 
 

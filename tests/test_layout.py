@@ -55,7 +55,12 @@ def test_every_stage_reads_its_inputs_from_layout_places():
 
 def test_no_stage_has_an_uncached_entry_under_outs_so_the_run_cache_can_restore_every_stage():
     """DVC never saves a stage with a `cache: false` entry under `outs:` to its run cache (uncached metrics and
-    plots are fine), so such a stage re-runs in every experiment that changes anything upstream."""
+    plots are fine), so such a stage re-runs in every experiment that changes anything upstream. The one exception
+    is `inputs`, which only writes links to files outside the repository (cached, the GGUF would be copied whole)
+    and re-runs in under a second."""
     for name, stage in rendered_stages().items():
+        if name == "inputs":
+            assert all(next(iter(e.values())).get("cache") is False for e in stage["outs"])
+            continue
         uncached = [e for e in stage["outs"] if isinstance(e, dict) and next(iter(e.values())).get("cache") is False]
         assert not uncached, f"{name}: {uncached}"

@@ -54,7 +54,8 @@ def smollm2_slice(path: Path, layers: int) -> Path:
     list item and copying its label); its first blocks keep them, at a fraction of the cost.
     """
     from recsys.config import LLMParams
-    from recsys.llm.base_model import load_gguf, packaged_gguf, unquantised_copy
+    from recsys.llm.base_model import load_gguf, unquantised_copy
+    from recsys.packaged import packaged_gguf
 
     quantised, tokenizer = load_gguf(packaged_gguf(LLMParams()))
     model = unquantised_copy(quantised)

