@@ -41,6 +41,14 @@ def test_dtype_and_attention_follow_the_device(monkeypatch):
     assert precision.weights_dtype("auto", cuda) == torch.float32
 
 
+def test_no_amx_makes_auto_compute_in_fp32_on_any_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert precision.autocast_dtype("auto", torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setenv(precision.NO_AMX, "1")
+    assert precision.autocast_dtype("auto", torch.device("cpu")) is None
+    assert precision.autocast_dtype("bf16", torch.device("cpu")) == torch.bfloat16  # an explicit param still wins
+
+
 @pytest.fixture(scope="module")
 def trained(workspace, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("device-model")

@@ -98,6 +98,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     from recsys.eval.evaluate import evaluate
     from recsys.llm.finetune import finetune
     from recsys.llm.model import load_llara
+    from recsys.llm.precision import cpu_has_amx
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -130,6 +131,7 @@ def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):
     np.testing.assert_allclose(scored, mean.numpy(), rtol=1e-5)
     args = json.loads((model_dir / "finetune.json").read_text())
     assert args["variant"] == "hybrid" and args["index_letters"] == PromptManifest.read(workspace / "prompts").index_letters
+    assert args["compute"] == ("bf16" if cpu_has_amx() else "fp32")  # what train.precision auto resolved to here
     from safetensors.torch import load_file, save_file
 
     projector = model_dir / "projector.safetensors"  # a whole model of a 31-item data set: card and projector agree
@@ -223,3 +225,23 @@ def test_the_report_names_each_model_once_under_its_bars_and_no_labels_overlap(t
             assert a.y0 >= 0, "a label below the figure's edge"
             for b in boxes[i + 1:]:  # apart by 6 pixels at least: touching labels read as one ("modelzero-shot")
                 assert not a.padded(3).overlaps(b.padded(3)), (a, b)
+
+
+def test_the_report_adds_the_whole_catalogue_table_only_for_runs_that_measured_it(tmp_path):
+    import json
+
+    from recsys.eval.report import catalogue_markdown
+
+    _report_rows(tmp_path)
+    assert catalogue_markdown(tmp_path, "toy") == ""  # the zero-shot run has no catalogue mode
+    run = tmp_path / "metrics" / "toy" / "sasrec"
+    run.mkdir(parents=True)
+    metrics = {f"catalogue.{who}.{m}{end}": v for who, v in (("sr", 0.2), ("llara", 0.3))
+               for m in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10") for end in ("", ".ci_low", ".ci_high")}
+    metrics.update({"catalogue.recall@20": 0.6, "catalogue.recall@20.ci_low": 0.5, "catalogue.recall@20.ci_high": 0.7,
+                    "paired.catalogue_vs_sr.p": 0.031, "paired.catalogue.hr@10_vs_sr.p": 1.0})
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = catalogue_markdown(tmp_path, "toy")
+    cells = " | ".join(["0.2000 [0.200, 0.200]"] * 5)
+    assert f"| sasrec | {cells} | 0.6000 [0.500, 0.700] |  |  |" in text
+    assert f"| sasrec top 20 -> LLaRA | {cells.replace('0.2', '0.3')} | 0.6000 [0.500, 0.700] | 0.031 | 1 |" in text

@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from helpers import planted_hr1, write_planted_manifest
 from recsys.config import LLMParams, SRParams, TrainParams

@@ -33,5 +33,5 @@ def zero_shot_model(base: Path, sr_model: Path, items: Path, manifest: PromptMan
                      variant="text", index_letters=letters, candidate_order=manifest.candidate_order,
                      readout="letters", readout_ids=list(letters or []),
                      item_dim=int(table.shape[1]), user_dim=0, item_scores=False, hidden_size=lm.config.hidden_size,
-                     lora={}, train={}, steps=0, examples=0, fingerprint="zero-shot")
+                     lora={}, train={}, steps=0, examples=0, fingerprint="zero-shot", compute="")  # never trained
     return Llara(lm, BehaviourTokens(table, lm.config.hidden_size)).to(device).eval(), tokenizer, card

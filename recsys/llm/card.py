@@ -37,6 +37,7 @@ class ModelCard:
     steps: int
     examples: int
     fingerprint: str
+    compute: str  # what train.precision resolved to where it trained: "bf16" (autocast) or "fp32"
 
     def write(self, folder: Path) -> None:
         write_record(self, Path(folder) / FILE)

@@ -131,7 +131,7 @@ class Trainer:
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, int(train.warmup_ratio * self.steps),
                                                          self.steps)
         self.fingerprint = _fingerprint(asdict(train), asdict(lora), str(inputs.base), str(inputs.sr_model),
-                                        asdict(self.manifest), llm_dtype)
+                                        asdict(self.manifest), llm_dtype, str(self.dtype))  # auto resolves per machine
         self.local = range(ranks.rank, train.grad_accum, ranks.world)  # this process's micro-batches of a step
         # one folder per run: a run with other params never overwrites (or truncates the log of) another's
         self.checkpoints = Path(checkpoints) / self.fingerprint
@@ -206,7 +206,7 @@ class Trainer:
                          item_scores=self.model.behaviour.score_projector is not None,
                          hidden_size=self.model.lm.config.hidden_size, lora=asdict(self.lora),
                          train=asdict(self.train), steps=self.steps, examples=len(self.lengths),
-                         fingerprint=self.fingerprint)
+                         fingerprint=self.fingerprint, compute="bf16" if self.dtype == torch.bfloat16 else "fp32")
 
     def save(self, out: Path) -> None:
         """adapter/, projector.safetensors, finetune.json and train_log.csv (main process only)."""

@@ -8,10 +8,18 @@ way (autocast casts per op), so AdamW updates full-precision LoRA and projector 
 
 from __future__ import annotations
 
+import os
+
 import torch
+
+NO_AMX = "RECSYS_NO_AMX"  # set to 1: `auto` treats this CPU as one without AMX (fp32), as most machines run
 
 
 def cpu_has_amx() -> bool:
+    """AMX tiles, unless $RECSYS_NO_AMX=1 asks for what a CPU without them computes (to measure or reproduce the
+    fp32 runs of AVX2-only machines without changing a param)."""
+    if os.environ.get(NO_AMX) == "1":
+        return False
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(probe and probe())
 
