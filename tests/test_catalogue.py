@@ -46,6 +46,14 @@ def test_retrieval_is_the_top_k_outside_the_history_and_the_rank_is_over_every_o
             assert rank == sum(scores[i] >= scores[target] for i in outside if i != target)
 
 
+def test_retrieval_under_the_language_models_bf16_autocast_is_the_fp32_retrieval(workspace):
+    histories, targets = [[1, 2, 3], [5]], np.array([4, 6])
+    expected = retrieval(workspace / "sr", histories, targets, K)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as `evaluate` runs every mode at precision bf16
+        retrieved, ranks = retrieval(workspace / "sr", histories, targets, K)
+    assert retrieved.tolist() == expected[0].tolist() and ranks.tolist() == expected[1].tolist()
+
+
 @pytest.fixture(scope="module")
 def model_dir(workspace, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("catalogue-model")

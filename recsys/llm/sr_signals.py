@@ -19,7 +19,7 @@ from recsys.prompts.manifest import PromptManifest
 from recsys.prompts.shards import read_all
 from recsys.sr.base import SequentialRecommender
 from recsys.sr.data import Examples, batch_indices, examples_from_table
-from recsys.sr.inference import EVAL_BATCH, load_model, score_examples
+from recsys.sr.inference import EVAL_BATCH, in_fp32, load_model, score_examples
 
 
 def _read(sr_model: Path, prompts: pa.Table, with_candidates: bool) -> tuple[SequentialRecommender, Examples]:
@@ -41,6 +41,7 @@ def teacher_logits(sr_model: Path, prompts: pa.Table) -> torch.Tensor:
     return torch.from_numpy(scores)
 
 
+@in_fp32
 @torch.no_grad()
 def user_states(sr_model: Path, prompts: pa.Table) -> np.ndarray:
     """[N, d] float32: the SR model's representation of each prompt's history (`SequentialRecommender.forward`)."""

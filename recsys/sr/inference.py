@@ -7,6 +7,7 @@ scores and states, import no training code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,17 @@ from recsys.sr.registry import build_model
 EVAL_BATCH = 1024
 
 
+def in_fp32(fn):
+    """`fn` computes in fp32 whatever autocast the language model runs under: bf16 would tie close SR scores
+    (changing ranks), and numpy cannot hold it. The SR model lives on the CPU."""
+    @functools.wraps(fn)
+    def fp32(*args, **kwargs):
+        with torch.autocast("cpu", enabled=False):  # a fresh context each call, so nested calls restore correctly
+            return fn(*args, **kwargs)
+    return fp32
+
+
+@in_fp32
 @torch.no_grad()
 def score_examples(model: SequentialRecommender, examples: Examples) -> tuple[np.ndarray, np.ndarray]:
     """Candidate scores [N, K] (float32) and the target's 0-based rank among all items [N]."""
@@ -61,6 +73,7 @@ def load_model(directory: Path) -> SequentialRecommender:
     return model.eval()
 
 
+@in_fp32
 @torch.no_grad()
 def catalogue_scores(model: SequentialRecommender, history: list[int]) -> torch.Tensor:
     """[n_items] scores of every item for `history` (item ids, oldest first), the items it holds at -inf: what
