@@ -400,6 +400,9 @@ class TrainParams:
     item_scores: bool = opt(True, "each item token also carries the SR model's score of the item for this user "
                             "(its state's dot product with the item, standardised over the prompt; needs "
                             "prompts.user_token: true)")
+    sr_prior: bool = opt(False, "the read-out scores a candidate as the SR model's score of it plus the language "
+                         "model's ' Yes' logit, so fine-tuning learns a correction to the sequential recommender and "
+                         "starts from its ranking (behavioural prompts with user states; readout: slot)")
     distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term", bounds=POSITIVE)
     eval_points: int = opt(2, "validation HR@1 by the one-pass read-out this many times during the run, for the "
                            "learning curve val_curve.csv (header only when nothing is read out); 0 = never",
@@ -417,6 +420,8 @@ class TrainParams:
         if self.letter_weight and self.readout == "letters":
             return ("letter_weight trains the index letters toward the read-out, which here is the letters "
                     "themselves: set letter_weight: 0 or readout: slot")
+        if self.sr_prior and self.readout != "slot":
+            return "sr_prior adds the SR model's scores to the slot read-out: set readout: slot or sr_prior: false"
         return None
 
 

@@ -35,7 +35,8 @@ def collate(
     user_pos [B] (the user slot, -1 = none) and, where the table carries them (recsys.llm.sr_signals), the
     SR model's states of the histories, user_state [B, d];
     answer_pos [B] (the position whose output predicts the first answer token), choice_pos [B, K] (each
-    candidate's item token: the last K slots) and target_index [B] (the target's column, the listwise label).
+    candidate's item token: the last K slots), candidate_items [B, K] (their item ids) and target_index [B]
+    (the target's column, the listwise label).
 
     Labels are IGNORE everywhere but the answer tokens (input_ids[answer_start:]), masked explicitly.
     `prompt_only` drops the answer (for generation, with `left_pad` so every prompt ends at T-1).
@@ -74,7 +75,8 @@ def collate(
     target_index = torch.tensor([c.index(t) for c, t in zip(rows["candidates"], rows["target"])], dtype=torch.long)
     out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
            "slot_pos": slot_pos, "slot_items": slot_items, "user_pos": user_pos, "answer_pos": answer_pos,
-           "choice_pos": choice_pos, "target_index": target_index}
+           "choice_pos": choice_pos, "candidate_items": torch.tensor(rows["candidates"], dtype=torch.long),
+           "target_index": target_index}
     if "user_state" in table.column_names:
         states = taken.column("user_state").combine_chunks()  # fixed-size lists of d floats
         out["user_state"] = torch.from_numpy(states.flatten().to_numpy().reshape(len(states), -1).copy())  # [B, d]

@@ -27,6 +27,12 @@ class Projector(nn.Module):
         return self.net(items)
 
 
+def sr_scores(item_table: torch.Tensor, items: torch.Tensor, user_state: torch.Tensor) -> torch.Tensor:
+    """item_table [n_items, d]; items [B, S] (-1 = padding); user_state [B, d] -> [B, S] float32: the SR model's
+    score of each item for its row's user, the dot product its evaluation ranks with (`score_candidates`)."""
+    return torch.einsum("bsd,bd->bs", item_table[items.clamp(min=0)].float(), user_state.float())
+
+
 def standardised_scores(item_table: torch.Tensor, slot_items: torch.Tensor, user_state: torch.Tensor) -> torch.Tensor:
     """The SR model's score of each slot's item for its row's user, standardised over the row's slots.
 
@@ -34,7 +40,7 @@ def standardised_scores(item_table: torch.Tensor, slot_items: torch.Tensor, user
     Standardising keeps the order within a prompt and makes the scale the same for every backbone.
     """
     real = slot_items >= 0  # [B, S]
-    scores = torch.einsum("bsd,bd->bs", item_table[slot_items.clamp(min=0)], user_state.float())  # [B, S]
+    scores = sr_scores(item_table, slot_items, user_state)  # [B, S]
     count = real.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1]
     mean = (scores * real).sum(dim=1, keepdim=True) / count
     std = (((scores - mean) * real) ** 2).sum(dim=1, keepdim=True).div(count).sqrt()

@@ -38,6 +38,7 @@ class ModelCard:
     examples: int
     fingerprint: str
     compute: str  # what train.precision resolved to where it trained: "bf16" (autocast) or "fp32"
+    sr_prior: bool = False  # whether the slot read-out adds the SR model's candidate scores (train.sr_prior)
 
     def write(self, folder: Path) -> None:
         write_record(self, Path(folder) / FILE)

@@ -110,12 +110,15 @@ class Trainer:
         if train.item_scores and not user_dim and VARIANTS[self.variant].spliced:
             raise InputError("train.item_scores", "the SR scores come with the user states of prompts with user "
                              "slots (prompts.user_token: true), or set it to false")
+        if train.sr_prior and not user_dim:
+            raise InputError("train.sr_prior", "the SR scores come with the user states of behavioural prompts with "
+                             "user slots (prompts.user_token: true and a hybrid schedule), or set it to false")
         self.device = ranks.device()
         self.dtype = autocast_dtype(train.precision, self.device)
         self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
                                                  train.gradient_checkpointing, self.device,
                                                  weights_dtype(llm_dtype, self.device), user_dim,
-                                                 train.item_scores and bool(user_dim))
+                                                 train.item_scores and bool(user_dim), train.sr_prior)
         self.model.train()
         self.manifest.check_tokenizer(self.tokenizer, inputs.prompts)
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
@@ -206,7 +209,8 @@ class Trainer:
                          item_scores=self.model.behaviour.score_projector is not None,
                          hidden_size=self.model.lm.config.hidden_size, lora=asdict(self.lora),
                          train=asdict(self.train), steps=self.steps, examples=len(self.lengths),
-                         fingerprint=self.fingerprint, compute="bf16" if self.dtype == torch.bfloat16 else "fp32")
+                         fingerprint=self.fingerprint, compute="bf16" if self.dtype == torch.bfloat16 else "fp32",
+                         sr_prior=self.model.sr_prior)
 
     def save(self, out: Path) -> None:
         """adapter/, projector.safetensors, finetune.json and train_log.csv (main process only)."""

@@ -17,7 +17,7 @@ from recsys.embeddings import load_item_embeddings
 from recsys.errors import InputError
 from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE
-from recsys.llm.behaviour import BehaviourTokens, seeded_behaviour
+from recsys.llm.behaviour import BehaviourTokens, seeded_behaviour, sr_scores
 from recsys.llm.card import ModelCard
 from recsys.llm.readout import Readout
 
@@ -26,12 +26,14 @@ RUN_KEY = "llara_run"  # the projector's metadata entry naming its run
 
 
 class Llara(nn.Module):
-    """The LM (a peft model) plus BehaviourTokens; `splice` decides whether slots carry behaviour."""
+    """The LM (a peft model) plus BehaviourTokens; `splice` decides whether slots carry behaviour. With `sr_prior`
+    the slot read-out adds the SR model's score of each candidate (train.sr_prior)."""
 
-    def __init__(self, lm: nn.Module, behaviour: BehaviourTokens):
+    def __init__(self, lm: nn.Module, behaviour: BehaviourTokens, sr_prior: bool = False):
         super().__init__()
         self.lm = lm
         self.behaviour = behaviour
+        self.sr_prior = sr_prior
 
     @property
     def causal(self) -> nn.Module:
@@ -46,7 +48,7 @@ class Llara(nn.Module):
         return self.behaviour.splice(embeds, slot_pos, slot_items, user_pos, user_state) if splice else embeds
 
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, user_pos=None,
-                user_state=None, **kwargs):
+                user_state=None, candidate_items=None, **kwargs):
         embeds = self.embed(input_ids, slot_pos, slot_items, splice, user_pos, user_state)
         return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
@@ -67,10 +69,16 @@ class Llara(nn.Module):
         logits = self.causal.lm_head(hidden[:, :-1][keep])  # [M, V], M answer tokens in the batch
         return F.cross_entropy(logits.float(), targets[keep])
 
-    def choice_logits(self, hidden: torch.Tensor, readout: Readout, answer_pos: torch.Tensor,
-                      choice_pos: torch.Tensor) -> torch.Tensor:
-        """hidden [B, T, H] -> [B, K]: the one-pass score of every candidate (see recsys.llm.readout)."""
-        return readout.logits(self.causal.lm_head, hidden, answer_pos, choice_pos)
+    def choice_logits(self, hidden: torch.Tensor, readout: Readout, answer_pos: torch.Tensor, choice_pos: torch.Tensor,
+                      candidate_items: torch.Tensor | None = None, user_state: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+        """hidden [B, T, H] -> [B, K]: the one-pass score of every candidate (see recsys.llm.readout); with
+        `sr_prior`, a slot read-out plus the SR model's score of candidate_items [B, K] for user_state [B, d]
+        (prompts without user states have no SR state to score with, and keep the read-out alone)."""
+        logits = readout.logits(self.causal.lm_head, hidden, answer_pos, choice_pos)  # [B, K]
+        if not (self.sr_prior and readout.kind == "slot" and user_state is not None):
+            return logits
+        return logits + sr_scores(self.behaviour.item_table, candidate_items, user_state)
 
     def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, splice: bool, user_pos=None,
                     user_state=None, **_) -> torch.Tensor:
@@ -102,8 +110,8 @@ def with_lora(model: nn.Module, params: LoraParams) -> nn.Module:
 
 def build_llara(base: Path, item_embeddings: Path, items: Path, lora: LoraParams, seed: int,
                 gradient_checkpointing: bool = False, device: torch.device = torch.device("cpu"),
-                dtype: torch.dtype = torch.float32, user_dim: int = 0, item_scores: bool = False
-                ) -> tuple[Llara, object]:
+                dtype: torch.dtype = torch.float32, user_dim: int = 0, item_scores: bool = False,
+                sr_prior: bool = False) -> tuple[Llara, object]:
     """A fresh LLaRA to train on `device`: frozen base in `dtype` + fp32 LoRA (peft keeps adapters in fp32), and
     projectors initialised from `seed` alone (a user projector over `user_dim`-sized SR states when not 0, and the
     SR scores' embedding with `item_scores`)."""
@@ -113,8 +121,8 @@ def build_llara(base: Path, item_embeddings: Path, items: Path, lora: LoraParams
     if gradient_checkpointing:
         lm.gradient_checkpointing_enable()
         lm.enable_input_require_grads()
-    return Llara(with_lora(lm, lora), seeded_behaviour(table, lm.config.hidden_size, seed, user_dim,
-                                                                 item_scores)).to(device), tokenizer
+    behaviour = seeded_behaviour(table, lm.config.hidden_size, seed, user_dim, item_scores)
+    return Llara(with_lora(lm, lora), behaviour, sr_prior).to(device), tokenizer
 
 
 def save_llara(model: Llara, out: Path, card: ModelCard) -> None:
@@ -196,4 +204,4 @@ def load_llara(directory: Path, device: torch.device = torch.device("cpu"), dtyp
                          f"{card.item_dim} (was the SR model retrained? re-run `recsys finetune`)")
     behaviour = BehaviourTokens(table, card.hidden_size, card.user_dim, card.item_scores)
     behaviour.load_state_dict(projector)
-    return Llara(lm, behaviour).to(device).eval(), tokenizer, card
+    return Llara(lm, behaviour, card.sr_prior).to(device).eval(), tokenizer, card

@@ -73,7 +73,7 @@ class TrainingLoss(nn.Module):
 
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, labels, answer_pos, choice_pos, target_index,
                 splice: bool, user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None,
-                teacher: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                teacher: torch.Tensor | None = None, candidate_items: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         hidden = self.model.hidden_states(input_ids, attention_mask, slot_pos, slot_items, splice, user_pos,
                                           user_state)  # [B, T, H]
         goal = self.objective
@@ -81,7 +81,8 @@ class TrainingLoss(nn.Module):
         if goal.answer_weight:
             terms["answer"] = goal.answer_weight, self.model.answer_token_loss(hidden, labels)
         if goal.reads_choices:
-            logits = self.model.choice_logits(hidden, self.readout, answer_pos, choice_pos)  # [B, K]
+            logits = self.model.choice_logits(hidden, self.readout, answer_pos, choice_pos, candidate_items,
+                                              user_state)  # [B, K]
             if goal.listwise_weight:
                 terms["listwise"] = goal.listwise_weight, F.cross_entropy(logits, target_index)
             if goal.distill_weight:

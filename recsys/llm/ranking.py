@@ -26,6 +26,7 @@ def choice_scores(model: Llara, table: pa.Table, indices: np.ndarray, readout: R
         batch = {k: v.to(device) for k, v in batch.items()}
         hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"], batch["slot_pos"],
                                      batch["slot_items"], splice, batch["user_pos"], batch.get("user_state"))  # [B, T, H]
-        out.append(model.choice_logits(hidden, readout, batch["answer_pos"], batch["choice_pos"]).cpu().numpy())
+        out.append(model.choice_logits(hidden, readout, batch["answer_pos"], batch["choice_pos"],
+                                       batch["candidate_items"], batch.get("user_state")).cpu().numpy())
         on_batch(len(out[-1]))
     return np.concatenate(out).astype(np.float32)
