@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The paper's recipe: its prompt (no index letters), the answer loss alone, no teacher, its LR and LoRA dropout.
 PAPER_FAITHFUL = ["prompts.index_letters=false", "prompts.user_token=false", "prompts.candidate_order=given",
-                  "train.item_scores=false",
+                  "train.item_scores=false", "train.sr_prior=false",
                   "train.listwise_weight=0", "train.distill_weight=0", "train.letter_weight=0", "train.lr=0.0005",
                   "lora.dropout=0.1", "eval.modes=[generate,score]"]
 ANSWER_LOSS_ONLY = ["train.listwise_weight=0", "train.distill_weight=0", "train.letter_weight=0"]
@@ -31,9 +31,11 @@ CELLS: dict[str, list[str]] = {
     "two-stage": ["train.schedule=two-stage"],
     # the levers that make the model learn at this budget, each taken away from the default
     "no-teacher": ["train.distill_weight=0"],
-    "letters-readout": ["train.readout=letters", "train.letter_weight=0"],
+    "letters-readout": ["train.readout=letters", "train.letter_weight=0", "train.sr_prior=false"],
     "answer-loss-only": ANSWER_LOSS_ONLY,
-    "no-user-token": ["prompts.user_token=false", "train.item_scores=false"],  # the item scores need the user token
+    # the item scores and the SR prior need the user token's states
+    "no-user-token": ["prompts.user_token=false", "train.item_scores=false", "train.sr_prior=false"],
+    "no-sr-prior": ["train.sr_prior=false"],
     "no-item-scores": ["train.item_scores=false"],
     "no-letter-training": ["train.letter_weight=0"],
     "given-order": ["prompts.candidate_order=given"],
@@ -57,7 +59,7 @@ TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
     "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
-    "levers": ["llara-sasrec", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
+    "levers": ["llara-sasrec", "no-sr-prior", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
                "answer-loss-only", "paper-faithful"],
 }
 TITLES = {"rq1": "RQ1: LLaRA against its peers", "rq2": "RQ2: item representation (SASRec tokens, curriculum)",
@@ -94,6 +96,7 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "answer-loss-only": "answer loss only (no listwise, no teacher; ranked by its letters)",
           "no-user-token": "without the user token (nor the item scores it needs)",
           "no-item-scores": "without the SR model's item scores on the item tokens",
+          "no-sr-prior": "the read-out alone, without the SR model's candidate scores added",
           "no-letter-training": "without the letter term (letter_weight 0)",
           "given-order": "candidates in the drawn order (the paper's), not the SR model's"}
 

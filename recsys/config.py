@@ -402,7 +402,8 @@ class TrainParams:
                             "prompts.user_token: true)")
     sr_prior: bool = opt(False, "the read-out scores a candidate as the SR model's score of it plus the language "
                          "model's ' Yes' logit, so fine-tuning learns a correction to the sequential recommender and "
-                         "starts from its ranking (behavioural prompts with user states; readout: slot)")
+                         "starts from its ranking (needs prompts.user_token: true and readout: slot; text and ID "
+                         "prompts, which carry no SR state, keep the read-out alone)")
     distill_temperature: float = opt(1.0, "temperature of both distributions in the distillation term", bounds=POSITIVE)
     eval_points: int = opt(2, "validation HR@1 by the one-pass read-out this many times during the run, for the "
                            "learning curve val_curve.csv (header only when nothing is read out); 0 = never",

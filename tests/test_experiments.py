@@ -28,11 +28,11 @@ def test_every_table_cell_is_a_known_experiment_with_its_overrides():
 
 
 def test_a_cell_without_the_user_token_leaves_out_the_item_scores_that_need_it():
-    assert cells.CELLS["no-user-token"] == ["prompts.user_token=false", "train.item_scores=false"]
+    assert cells.CELLS["no-user-token"] == ["prompts.user_token=false", "train.item_scores=false", "train.sr_prior=false"]
     assert cells.CELLS["no-item-scores"] == ["train.item_scores=false"]
     for cell, overrides in cells.CELLS.items():
         if "prompts.user_token=false" in overrides:
-            assert "train.item_scores=false" in overrides, cell
+            assert {"train.item_scores=false", "train.sr_prior=false"} <= set(overrides), cell
     levers = cells.TABLES["levers"]
     assert levers[levers.index("no-user-token") + 1] == "no-item-scores"
     assert set(cells.LABELS) == set(cells.CELLS) - set(cells.NO_LANGUAGE_MODEL)  # every row has its label

@@ -110,15 +110,15 @@ class Trainer:
         if train.item_scores and not user_dim and VARIANTS[self.variant].spliced:
             raise InputError("train.item_scores", "the SR scores come with the user states of prompts with user "
                              "slots (prompts.user_token: true), or set it to false")
-        if train.sr_prior and not user_dim:
-            raise InputError("train.sr_prior", "the SR scores come with the user states of behavioural prompts with "
-                             "user slots (prompts.user_token: true and a hybrid schedule), or set it to false")
+        if train.sr_prior and not user_dim and VARIANTS[self.variant].spliced:
+            raise InputError("train.sr_prior", "the SR scores come with the user states of prompts with user slots "
+                             "(prompts.user_token: true), or set it to false")
         self.device = ranks.device()
         self.dtype = autocast_dtype(train.precision, self.device)
         self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
                                                  train.gradient_checkpointing, self.device,
                                                  weights_dtype(llm_dtype, self.device), user_dim,
-                                                 train.item_scores and bool(user_dim), train.sr_prior)
+                                                 train.item_scores and bool(user_dim), train.sr_prior and bool(user_dim))
         self.model.train()
         self.manifest.check_tokenizer(self.tokenizer, inputs.prompts)
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)
