@@ -10,6 +10,8 @@ user's 20 candidates by the dot product of their embeddings with the mean embedd
 last k history items (k = 1 and 10) and reports HR@1 beside the run's LLaRA rank HR@1, with the
 exact McNemar p-value between the two on the same users. A backbone whose table scores items only
 through its encoder (the probe near popularity) leaves the language model to learn that encoder.
+The last columns put the user state in the probe's place: the SR model's own sequence state · item,
+which is the SR model itself (its hits.csv column), the state the user token and the SR prior hand over.
 
 Reads each recorded run's item table, test split and hits.csv from the experiment commit that
 bench/experiments.py recorded (DVC's cache holds the tables) and writes bench/results/embedding_probe.md, where
@@ -60,10 +62,13 @@ def git_show(rev: str, path: str) -> str:
     return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
-def rank_hits(rev: str, dataset: str, backbone: str) -> dict[int, int]:
-    """example_id -> the run's LLaRA rank HR@1 hit, from its hits.csv."""
+def recorded_hits(rev: str, dataset: str, backbone: str, n: int) -> dict[str, np.ndarray]:
+    """The run's LLaRA rank and SR model hits [n] from its hits.csv, in test.parquet's row order (= example_id)."""
     example_ids, hits = parse_hits(git_show(rev, f"{layout.metrics(dataset, backbone).as_posix()}/hits.csv"))
-    return dict(zip(example_ids, hits["rank"]))
+    order = np.argsort(example_ids)
+    if [example_ids[i] for i in order] != list(range(n)):
+        raise SystemExit(f"{rev}: hits.csv of {dataset}/{backbone} names other examples than its {n} test rows")
+    return {method: np.asarray(hits[method])[order] for method in ("rank", "sr")}
 
 
 def probe_run(result: dict) -> dict:
@@ -77,10 +82,10 @@ def probe_run(result: dict) -> dict:
     histories = test.column("history").to_pylist()
     candidates = np.array(test.column("candidates").to_pylist())  # [N, C]
     targets = test.column("target").to_numpy()  # [N]
-    llara = rank_hits(rev, dataset, backbone)
-    llara_hits = np.array([llara[i] for i in range(len(targets))])  # [N], example_id = row of test.parquet
+    recorded = recorded_hits(rev, dataset, backbone, len(targets))
     probes = {k: probe_hits(table, histories, candidates, targets, k) for k in WINDOWS}
-    return {"dataset": dataset, "backbone": backbone, "n": len(targets), "llara": llara_hits, "probes": probes}
+    return {"dataset": dataset, "backbone": backbone, "n": len(targets), "llara": recorded["rank"],
+            "sr": recorded["sr"], "probes": probes}
 
 
 def on_this_machine(rev: str) -> bool:
@@ -92,10 +97,10 @@ def run_of(row: str) -> str:
     return row.split("`")[1]
 
 
-def kept_rows(report: Path, probed: list[str]) -> list[str]:
-    """The table rows of an earlier report for runs other than the probed ones."""
+def kept_rows(report: Path, probed: list[str], columns: int) -> list[str]:
+    """The table rows of an earlier report for runs other than the probed ones, '-' in columns they lack."""
     rows = report.read_text().splitlines()[2:] if report.exists() else []  # past the header and its rule
-    return [row for row in rows if run_of(row) not in probed]
+    return [row + " - |" * (columns - row.count("|") + 1) for row in rows if run_of(row) not in probed]
 
 
 def main() -> None:
@@ -113,12 +118,14 @@ def main() -> None:
         r = probe_run(results[run])
         p = [f"{compare(r['llara'], r['probes'][k])[2]:.3g}" for k in WINDOWS]
         rows.append(f"| `{run}` | {r['n']} | " + " | ".join(hits_rate(r["probes"][k]) for k in WINDOWS)
-                    + f" | {hits_rate(r['llara'])} | " + " | ".join(p) + " |")
+                    + f" | {hits_rate(r['llara'])} | " + " | ".join(p)
+                    + f" | {hits_rate(r['sr'])} | {compare(r['llara'], r['sr'])[2]:.3g} |")
     out = ROOT / "bench/results/embedding_probe.md"
-    lines = ["| run | users | " + " | ".join(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS)
-             + " | LLaRA rank HR@1 [95% CI] | " + " | ".join(f"p LLaRA vs probe last {k}" for k in WINDOWS) + " |",
-             "| --- | ---: |" + " --- |" * (2 * len(WINDOWS) + 1),
-             *sorted(rows + kept_rows(out, args.runs), key=run_of)]
+    header = ["run", "users", *(f"probe HR@1, last {k} [95% CI]" for k in WINDOWS), "LLaRA rank HR@1 [95% CI]",
+              *(f"p LLaRA vs probe last {k}" for k in WINDOWS), "SR state · item (the SR model) HR@1 [95% CI]",
+              "p LLaRA vs SR state"]
+    lines = ["| " + " | ".join(header) + " |", "| --- | ---: |" + " --- |" * (len(header) - 2),
+             *sorted(rows + kept_rows(out, args.runs, len(header)), key=run_of)]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines) + f"\nwritten: {out}")
 

@@ -126,6 +126,9 @@ class DataParams:
     seed: int = opt(42, "seed for the user split and candidate sampling", bounds=SEED)
 
 
+TEXT_BACKBONES = frozenset({"morec"})  # SR models built over the packaged text encoder's title features
+
+
 @dataclass(frozen=True)
 class SRParams:
     """The `sr` section: the sequential recommender whose item embeddings feed the LLM."""

@@ -1,8 +1,8 @@
 """The files from outside the repository that the stages read, linked under inputs/ so that dvc.yaml declares them.
 
-DVC tracks paths, and the packaged ML-100K and GGUF model live in site-packages, the authors' split files in
-../shared. The `inputs` stage links each file the chosen data set and language model are read from into
-inputs/<dataset>/ and inputs/llm/<name>/, one link a file (DVC follows a linked file inside a folder, not a linked
+DVC tracks paths, and the packaged ML-100K, GGUF model and MoRec text encoder live in site-packages, the authors'
+split files in ../shared. The `inputs` stage links each file the chosen data set, language model and SR model are
+read from into inputs/<dataset>/, inputs/llm/<name>/ and inputs/sr/<model>/, one link a file (DVC follows a linked file inside a folder, not a linked
 folder), so a changed package or split file changes the stage's outputs and `dvc status` names it.
 """
 
@@ -12,10 +12,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-from recsys.config import DatasetSpec, LLMParams
+from recsys.config import TEXT_BACKBONES, DatasetSpec, LLMParams
 from recsys.errors import InputError
 from recsys.io import atomic_dir
-from recsys.packaged import packaged_gguf, packaged_movielens
+from recsys.packaged import packaged_gguf, packaged_movielens, packaged_text_encoder
 
 DATA_ROOT = "RECSYS_DATA_ROOT"  # where a relative datasets.<name>.path starts, when not the working directory
 
@@ -58,6 +58,11 @@ def llm_files(params: LLMParams) -> list[Path]:
     if params.path is not None:
         return _top_files(Path(params.path), "llm.path")
     return [packaged_gguf(params)]
+
+
+def sr_files(model: str) -> list[Path]:
+    """The files `pretrain` reads from outside the repository: the text encoder's for MoRec, none for ID models."""
+    return _top_files(packaged_text_encoder(), "sr.model") if model in TEXT_BACKBONES else []
 
 
 def link_files(files: list[Path], folder: Path, what: str) -> None:

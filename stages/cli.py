@@ -1,4 +1,4 @@
-"""The `recsys` console script: every DVC stage as a subcommand.
+"""The `recsys` console script: every DVC stage as a subcommand, and the tools that read their outputs.
 
 The stage modules import torch, transformers, pyarrow and DuckDB inside their command functions, so that
 `--help` and a mistyped option answer at once instead of after seconds of imports.
@@ -10,14 +10,16 @@ import warnings
 
 import typer
 
-from stages import evaluate, fetch_model, finetune, inputs, materialize, prepare, pretrain, recommend, report
+from stages import evaluate, fetch_model, finetune, inputs, materialize, prepare, pretrain
+from stages.tools import recommend, report
 
 # peft 0.21.2's PeftModel.__init__ still reads transformers' deprecated `is_gradient_checkpointing`
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
                         module=r"transformers\.modeling_utils")
 
 app = typer.Typer(
-    help="LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml).",
+    help="LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml), but report and "
+         "recommend, which read what the stages wrote.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -26,7 +28,8 @@ app = typer.Typer(
 
 @app.callback()
 def _group() -> None:
-    """LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml)."""
+    """LLaRA-style recommendation pipeline. Each subcommand is one DVC stage (see dvc.yaml), but report and
+    recommend, which read what the stages wrote."""
 
 
 app.command("inputs", help=inputs.HELP)(inputs.command)

@@ -129,3 +129,18 @@ def link_project(workspace: Path, root: Path) -> Path:
                         train={"max_steps": 2, "batch_size": 2, "grad_accum": 1, "precision": "fp32",
                                "checkpoint_every": 1, "eval_points": 1},
                         eval={"max_new_tokens": 4, "precision": "fp32"})
+
+
+LM_INPUTS = ("input_ids", "attention_mask", "slot_pos", "slot_items", "labels", "user_pos", "user_state")
+
+
+def lm_inputs(batch: dict) -> dict:
+    """The keys of a `collate` batch that `Llara.forward` takes (the rest are the read-out's)."""
+    return {key: batch[key] for key in LM_INPUTS if key in batch}
+
+
+def answer_loss(model, batch: dict):
+    """The objective's answer term on a `collate` batch of spliced prompts (Llara.answer_token_loss)."""
+    hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"], batch["slot_pos"], batch["slot_items"],
+                                 True, batch["user_pos"], batch.get("user_state"))  # [B, T, H]
+    return model.answer_token_loss(hidden, batch["labels"])

@@ -24,6 +24,8 @@ def test_the_probe_ranks_candidates_by_their_dot_product_with_the_mean_of_the_la
 
 def test_a_new_probe_keeps_the_earlier_rows_of_runs_it_did_not_probe(tmp_path):
     report = tmp_path / "embedding_probe.md"
-    assert embedding_probe.kept_rows(report, ["steam-llara-morec"]) == []
+    assert embedding_probe.kept_rows(report, ["steam-llara-morec"], 2) == []
     report.write_text("| run | users |\n| --- | ---: |\n| `lastfm-llara-caser` | 122 |\n| `steam-llara-morec` | 1194 |\n")
-    assert embedding_probe.kept_rows(report, ["steam-llara-morec"]) == ["| `lastfm-llara-caser` | 122 |"]
+    assert embedding_probe.kept_rows(report, ["steam-llara-morec"], 2) == ["| `lastfm-llara-caser` | 122 |"]
+    # a row from before the report had its last two columns gets '-' in them
+    assert embedding_probe.kept_rows(report, ["steam-llara-morec"], 4) == ["| `lastfm-llara-caser` | 122 | - | - |"]

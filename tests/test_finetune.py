@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import torch
 from safetensors.torch import load_file
 
-from helpers import build_model, finetune_inputs, train_then_stop
+from helpers import answer_loss, build_model, finetune_inputs, lm_inputs, train_then_stop
 from recsys.config import LoraParams, TrainParams
 from recsys.llm.base_model import load_base
 from recsys.llm.batches import IGNORE, collate
@@ -146,7 +146,7 @@ def test_slot_embeddings_reach_the_model(workspace):
 
     def logits() -> torch.Tensor:
         with torch.no_grad():
-            return model(**batch, splice=True).logits
+            return model(**lm_inputs(batch), splice=True).logits
 
     before = logits()
     model.behaviour.item_table[absent] += 1.0
@@ -154,7 +154,8 @@ def test_slot_embeddings_reach_the_model(workspace):
     model.behaviour.item_table[in_prompt] += 1.0
     assert not torch.allclose(logits(), before)
     with torch.no_grad():  # the text task ignores the item table altogether
-        assert torch.equal(model(**batch, splice=False).logits, model(**batch, splice=False).logits)
+        assert torch.equal(model(**lm_inputs(batch), splice=False).logits,
+                           model(**lm_inputs(batch), splice=False).logits)
 
 
 def test_schedule_is_a_pure_function_of_the_step():
@@ -201,7 +202,7 @@ def test_hybrid_task_trains_the_projector_through_the_splice(workspace):
     model, tokenizer = build_model(workspace, seed=4)
     batch = collate(read_all(workspace / "prompts" / "train" / "hybrid"), np.arange(4), tokenizer.pad_token_id)
     model.train()
-    model.answer_loss(**batch, splice=True).backward()
+    answer_loss(model, batch).backward()
     grads = {name: p.grad for name, p in model.behaviour.projector.named_parameters()}
     assert all(g is not None and g.abs().sum() > 0 for g in grads.values()), grads.keys()
     train = TrainParams(schedule="direct", max_steps=2, batch_size=2, grad_accum=1, lr=1e-2, checkpoint_every=5)
@@ -264,7 +265,7 @@ def test_answer_loss_equals_the_lm_loss(workspace):
     table = read_all(workspace / "prompts" / "train" / "hybrid")
     batch = collate(table, np.array([0, 1, 2]), tokenizer.pad_token_id)
     with torch.no_grad():
-        torch.testing.assert_close(model.answer_loss(**batch, splice=True), model(**batch, splice=True).loss)
+        torch.testing.assert_close(answer_loss(model, batch), model(**lm_inputs(batch), splice=True).loss)
 
 
 def test_two_processes_write_byte_identical_models(workspace, tmp_path):

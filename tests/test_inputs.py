@@ -11,8 +11,8 @@ import yaml
 from helpers import REPO, run_tool
 from recsys.config import DatasetSpec, InteractionsFormat, LLMParams
 from recsys.errors import InputError
-from recsys.inputs import dataset_files, link_files, llm_files
-from recsys.packaged import packaged_gguf, packaged_movielens
+from recsys.inputs import dataset_files, link_files, llm_files, sr_files
+from recsys.packaged import packaged_gguf, packaged_movielens, packaged_text_encoder
 
 
 def test_each_source_names_the_files_prepare_reads(tmp_path):
@@ -30,6 +30,13 @@ def test_each_source_names_the_files_prepare_reads(tmp_path):
     assert llm_files(LLMParams()) == [packaged_gguf(LLMParams())]
     with pytest.raises(InputError, match=f"llm.path: directory {tmp_path / 'gone'} not found"):
         llm_files(LLMParams(path=str(tmp_path / "gone")))
+
+
+def test_morec_links_the_text_encoder_it_reads_and_id_models_nothing():
+    files = sr_files("morec")
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {f.name for f in files}
+    assert all(f.parent == packaged_text_encoder() and f.is_file() for f in files)
+    assert [sr_files(model) for model in ("sasrec", "gru4rec", "caser")] == [[], [], []]
 
 
 def test_links_point_at_each_file_and_a_missing_one_writes_nothing(tmp_path):

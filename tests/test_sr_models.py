@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from recsys.config import SRParams
+from recsys.config import TEXT_BACKBONES, SRParams
 from recsys.sr.base import Architecture
 from recsys.sr.loss import next_item_loss, sample_negatives
-from recsys.sr.registry import MODELS, TEXT_MODELS, architecture, build_model
+from recsys.sr.registry import MODELS, architecture, build_model
 from recsys.sr.sasrec import SASRec
 from recsys.sr.text import TEXT_DIM
 
@@ -21,7 +21,7 @@ def make(name: str, **overrides) -> torch.nn.Module:
     arch = architecture(SRParams(model=name, hidden_size=D, num_heads=2, **overrides), N_ITEMS, MAX_LEN)
     # stand-in text features (the real encoder is tested in test_morec.py), from their own generator
     text = torch.randn(N_ITEMS, TEXT_DIM, generator=torch.Generator().manual_seed(1))
-    model = build_model(arch, text if name in TEXT_MODELS else None).eval()
+    model = build_model(arch, text if name in TEXT_BACKBONES else None).eval()
     with torch.no_grad():  # a non-zero empty-history vector, so the tests can tell it apart
         model.empty_rep.copy_(torch.arange(D, dtype=torch.float32))
     return model

@@ -48,9 +48,10 @@ class Llara(nn.Module):
         return self.behaviour.splice(embeds, slot_pos, slot_items, user_pos, user_state) if splice else embeds
 
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, user_pos=None,
-                user_state=None, candidate_items=None, **kwargs):
+                user_state=None):
+        """The LM's own forward (logits [B, T, V], and its loss given labels) over the spliced embeddings."""
         embeds = self.embed(input_ids, slot_pos, slot_items, splice, user_pos, user_state)
-        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
 
     def hidden_states(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, user_pos=None,
                       user_state=None) -> torch.Tensor:
@@ -79,11 +80,6 @@ class Llara(nn.Module):
         if not (self.sr_prior and readout.kind == "slot" and user_state is not None):
             return logits
         return logits + sr_scores(self.behaviour.item_table, candidate_items, user_state)
-
-    def answer_loss(self, input_ids, attention_mask, slot_pos, slot_items, labels, splice: bool, user_pos=None,
-                    user_state=None, **_) -> torch.Tensor:
-        hidden = self.hidden_states(input_ids, attention_mask, slot_pos, slot_items, splice, user_pos, user_state)
-        return self.answer_token_loss(hidden, labels)
 
 
 def _check_targets(model: nn.Module, targets: list[str]) -> None:

@@ -73,7 +73,8 @@ class TrainingLoss(nn.Module):
 
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, labels, answer_pos, choice_pos, target_index,
                 splice: bool, user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None,
-                teacher: torch.Tensor | None = None, candidate_items: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                teacher: torch.Tensor | None = None, candidate_items: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
         hidden = self.model.hidden_states(input_ids, attention_mask, slot_pos, slot_items, splice, user_pos,
                                           user_state)  # [B, T, H]
         goal = self.objective

