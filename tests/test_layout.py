@@ -35,7 +35,7 @@ def test_every_stage_output_is_where_layout_puts_it():
 def test_every_stage_reads_its_inputs_from_layout_places():
     stages = rendered_stages()
     data_deps = {s: {d for d in paths(stages[s]["deps"]) if not d.startswith(("recsys", "stages"))} for s in stages}
-    assert data_deps["pretrain"] == {str(layout.prepared("books"))}
+    assert data_deps["pretrain"] == {str(layout.prepared("books")), str(layout.sr_inputs("caser"))}
     sr = layout.sr_model("books", "caser")
     assert data_deps["materialize"] == {str(layout.prepared("books")), str(layout.base_model("tiny-llm")),
                                         *(str(sr / f) for f in ("model.safetensors", "model_args.json"))}
