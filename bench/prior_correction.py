@@ -27,7 +27,7 @@ from recsys import layout
 from recsys.eval.outputs import hits_rate
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+WEIGHTS = (0.5, 2.0, 4.0)  # w = 1 is LLaRA itself
 
 
 def aligned_sr_scores(candidates: list[list[int]], sr_candidates: list[list[int]], sr_scores: list[list[float]]
@@ -56,7 +56,7 @@ def main() -> None:
     target = np.array([list(c).index(t) for c, t in zip(run["candidates"], run["target"])])  # [N]
     hits = {"SR model alone (s)": prior.argmax(1) == target, "LLaRA (s + l)": ranked.argmax(1) == target,
             "the correction alone (l)": correction.argmax(1) == target}
-    hits |= {f"s + {w:g}·l": (prior + w * correction).argmax(1) == target for w in WEIGHTS if w != 1.0}
+    hits |= {f"s + {w:g}·l": (prior + w * correction).argmax(1) == target for w in WEIGHTS}
     correlation = np.mean([np.corrcoef(c, p)[0, 1] for c, p in zip(correction, prior)])
     lines = [f"`{args.dataset}`, `{args.sr_model}`, {len(target)} test users "
              f"(`python bench/prior_correction.py --dataset {args.dataset} --sr-model {args.sr_model}`)", "",
