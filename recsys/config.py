@@ -94,6 +94,8 @@ class DatasetSpec:
         "sequences holding out val_holdout of them for validation",
         ("train", "val"),
     )
+    split: Optional[str] = opt(None, "this data set's split protocol in place of data.split (user or loo), so a data "
+                               "set can be named for its protocol; null: data.split", ("user", "loo"))
     format: InteractionsFormat = opt(InteractionsFormat(), "interactions source only")
 
 

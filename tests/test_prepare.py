@@ -47,6 +47,16 @@ def test_leave_one_out_windows_exact(toy_log):
     assert len(read(out, "val")) == len(read(out, "test")) == 10
 
 
+def test_dataset_names_its_own_split(toy_log):
+    """`datasets.<name>.split` overrides data.split, so `movielens-loo` can sit beside `movielens` in one params file."""
+    loo_toy = {"toy": {**toy_dataset(toy_log)["toy"], "split": "loo"}}
+    named = prepare(toy_log, {"split": "user", "n_candidates": 5}, loo_toy)
+    plain = prepare(toy_log, {"split": "loo", "n_candidates": 5}, toy_dataset(toy_log), out="plain")
+    for split in SPLITS:
+        assert read(named, split) == read(plain, split)
+    assert PreparedStats.read(named).split == "loo"
+
+
 def test_user_split_protocol(toy_log):
     out = prepare(toy_log, {"n_candidates": 5, "min_history": 1}, toy_dataset(toy_log))
     rows = {s: read(out, s) for s in SPLITS}

@@ -106,6 +106,11 @@ def test_pickle_with_foreign_type_is_refused(tmp_path):
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 
+def test_llara_source_refuses_a_split(tmp_path):
+    fails(tmp_path, {"dataset": "x"}, {"x": {"source": "llara", "path": str(tmp_path), "split": "loo"}},
+          "datasets.x.split", "the llara source comes split by its authors")
+
+
 def test_llara_item_out_of_range(tmp_path):
     import pandas as pd
 

@@ -8,6 +8,7 @@ those users touched are held in memory, to draw their candidates.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +40,9 @@ def check_params(params: DataParams, spec: DatasetSpec) -> None:
     if len(ratios) != 3 or not math.isclose(sum(ratios), 1, abs_tol=1e-6):
         raise InputError(f"{where}.split_ratios",
                          f"expected three non-negative numbers summing to 1 (train, val, test), got {ratios!r}")
+    if spec.split and spec.source == "llara":
+        raise InputError(f"params.yaml: datasets.{params.dataset}.split",
+                         f"the llara source comes split by its authors (expected no split, got {spec.split!r})")
     try:
         "".encode(spec.format.encoding)
     except LookupError:
@@ -89,6 +93,7 @@ def prepare(params: DataParams, spec: DatasetSpec, out: Path, memory_limit: str 
     which phase is running, for a progress display.
     """
     check_params(params, spec)
+    params = replace(params, split=spec.split or params.split)
     with scratch_dir(Path(out).parent, ".prepare-scratch-") as scratch:
         con = connect(scratch, memory_limit)
         try:
