@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,21 @@ from stages.cli import app
 REPO = Path(__file__).resolve().parents[1]
 # The authors' processed splits live in shared/ beside the repository (as in CI).
 LLARA_DATA = Path(os.environ.get("LLARA_DATA", REPO.parent / "shared" / "datasets" / "llara"))
+
+
+def dvc_stages(values: dict[str, str] | None = None) -> dict:
+    """dvc.yaml's stages as DVC resolves them: each `foreach` item a stage `<name>@<key>` with its `${item.*}` filled
+    in, and with `values` ({"data.dataset": ...}) every other `${key}` too."""
+    def fill(text: str, found: dict) -> str:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(found.get(m.group(1), m.group(0))), text)
+
+    stages = {}
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        items = stage.get("foreach", {None: {}})
+        for key, item in items.items():
+            body = fill(yaml.safe_dump(stage.get("do", stage)), {f"item.{k}": v for k, v in item.items()})
+            stages[name if key is None else f"{name}@{key}"] = yaml.safe_load(fill(body, values or {}))
+    return stages
 
 
 def write_params(directory: Path, data: dict | None = None, datasets: dict | None = None, **sections) -> Path:

@@ -11,9 +11,8 @@ import ast
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO
+from helpers import REPO, dvc_stages
 
 DATA_FILES = {"recsys/prompts/templates.py": ["recsys/prompts/templates.yaml"]}
 
@@ -50,7 +49,7 @@ def imported_files(start: Path) -> set[str]:
     return seen
 
 
-STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+STAGES = dvc_stages()
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

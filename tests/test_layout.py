@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-import yaml
-
-from helpers import REPO
+from helpers import dvc_stages
 from recsys import layout
 
 
-def rendered_stages(dataset: str = "books", llm: str = "tiny-llm", sr: str = "caser") -> dict:
-    values = {"data.dataset": dataset, "llm.name": llm, "sr.model": sr, "eval.split": "test"}
-    text = re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], (REPO / "dvc.yaml").read_text())
-    return yaml.safe_load(text)["stages"]
+def rendered_stages() -> dict:
+    return dvc_stages({"data.dataset": "books", "llm.name": "tiny-llm", "sr.model": "caser", "eval.split": "test"})
 
 
 def paths(entries: list) -> set[str]:
@@ -26,8 +20,8 @@ def test_every_stage_output_is_where_layout_puts_it():
     assert paths(stages["fetch-model"]["outs"]) == {str(layout.base_model("tiny-llm"))}
     assert paths(stages["materialize"]["outs"]) == {str(layout.prompts("books", "tiny-llm"))}
     for stage, folder in (("pretrain", layout.sr_model("books", "caser")), ("finetune", layout.llara("books", "caser")),
-                          ("evaluate", layout.metrics("books", "caser")),
-                          ("zero-shot", layout.metrics("books", layout.ZERO_SHOT))):
+                          ("evaluate@llara", layout.metrics("books", "caser")),
+                          ("evaluate@zero-shot", layout.metrics("books", layout.ZERO_SHOT))):
         outputs = paths(stages[stage]["outs"]) | paths(stages[stage].get("metrics", []))
         assert outputs and {str(type(folder)(o).parent) for o in outputs} == {str(folder)}
 
@@ -43,14 +37,12 @@ def test_every_stage_reads_its_inputs_from_layout_places():
                                      str(layout.prepared("books") / "items.parquet"),
                                      *(str(sr / f) for f in ("item_embeddings.safetensors", "model.safetensors",
                                                               "model_args.json"))}
-    llara = layout.llara("books", "caser")
     evaluated = {str(layout.prompts("books", "tiny-llm")), str(layout.base_model("tiny-llm")),
                  str(layout.prepared("books")),
-                 *(str(sr / f) for f in ("item_embeddings.safetensors", "scores_test.parquet", "metrics.json"))}
-    assert data_deps["evaluate"] == evaluated | {str(llara / f) for f in ("adapter", "projector.safetensors",
-                                                                          "finetune.json")} | {
-        str(sr / f) for f in ("model.safetensors", "model_args.json")}  # the user token's SR states
-    assert data_deps["zero-shot"] == evaluated
+                 *(str(sr / f) for f in ("item_embeddings.safetensors", "scores_test.parquet", "metrics.json",
+                                         "model.safetensors", "model_args.json"))}  # the last two: the user token
+    assert data_deps["evaluate@llara"] == evaluated | {str(layout.llara("books", "caser"))}
+    assert data_deps["evaluate@zero-shot"] == evaluated
 
 
 def test_no_stage_has_an_uncached_entry_under_outs_so_the_run_cache_can_restore_every_stage():
