@@ -4,10 +4,13 @@ override, or the default params' (`backbone`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from functools import cache
 from pathlib import Path
 
-from recsys.config import SRParams, load_params, section
+from recsys.config import SECTIONS, DataParams, SRParams, dataset_spec, load_params, section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +46,10 @@ CELLS: dict[str, list[str]] = {
     "baselines": ["sr.model=morec"],
 }
 # data set -> overrides under every cell's own: Steam's 1,194 test users make the summed-likelihood score (20
-# continuations per user) a 25-minute pass per stage on 2 CPUs, so its cells rank and generate only
-DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"]}
+# continuations per user) a 25-minute pass per stage on 2 CPUs, so its cells rank and generate only; ML-100K LOO's 943
+# validation users would make each learning-curve point a pass as long as evaluation's, so its cells draw none
+DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]"],
+                     "movielens-loo": ["eval.modes=[rank,generate]", "train.eval_points=0"]}
 # (data set, cell) -> overrides over the cell's own: the paper's recipe has no read-out to rank by, so on Steam it
 # generates only
 CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
@@ -53,16 +58,28 @@ ZERO_SHOT_CELLS = ("llara-sasrec", *NO_LANGUAGE_MODEL)  # the cells that record 
 # cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, so only ZERO_SHOT_CELLS run it: the
 # run cache restores it for new training params, but the stage's key holds sr.model (for its paired test against
 # the SR model), so each other backbone would re-run it (23 minutes on Steam).
-STOPS = {cell: "zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate" for cell in CELLS if cell != "llara-sasrec"}
+STOPS = {cell: "evaluate@zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate@llara" for cell in CELLS
+         if cell != "llara-sasrec"}
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
-    "rq2": ["id-only", "text-only", "behaviour-only", "llara-sasrec"],
+    "rq2": ["id-only", "text-only", "behaviour-only", "no-user-token", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
     "levers": ["llara-sasrec", "no-sr-prior", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
                "answer-loss-only", "paper-faithful"],
 }
-TITLES = {"rq1": "RQ1: LLaRA against its peers", "rq2": "RQ2: item representation (SASRec tokens, curriculum)",
+# table -> the claims it was built to decide, each (row, what it should beat: a cell, or the row's SR backbone), the
+# paper's for RQ1-RQ3 (LLaRA above its backbones and text-only; the hybrid prompt above the other representations; the
+# curriculum above direct and two-stage training) and, for the levers, that taking each one away costs users
+CLAIMS = {
+    "rq1": [("llara-sasrec", "sasrec"), ("llara-gru4rec", "gru4rec"), ("llara-caser", "caser"),
+            ("llara-morec", "morec"), ("llara-sasrec", "text-only")],
+    "rq2": [("llara-sasrec", cell) for cell in ("text-only", "id-only", "behaviour-only", "no-user-token")],
+    "rq3": [("llara-sasrec", "direct"), ("llara-sasrec", "two-stage")],
+    "levers": [("llara-sasrec", cell) for cell in TABLES["levers"][1:]],
+}
+TITLES = {"rq1": "RQ1: LLaRA against its peers",
+          "rq2": "RQ2: item representation (SASRec tokens, curriculum; hybrid without and with the user token)",
           "rq3": "RQ3: training schedule (hybrid prompts, SASRec tokens)",
           "levers": "What makes the model learn on a CPU: each lever taken away from the default"}
 REFERENCE = {"rq1": "text-only", "rq2": "llara-sasrec", "rq3": "llara-sasrec", "levers": "llara-sasrec"}  # p column
@@ -84,7 +101,8 @@ PAPER_RQ1 = {
 PAPER_RQ3 = {"movielens": {"direct": .4211, "two-stage": .4316, "llara-sasrec": .4421},
              "steam": {"direct": .4899, "two-stage": .4840, "llara-sasrec": .4949},
              "lastfm": {"direct": .4508, "two-stage": .4344, "llara-sasrec": .4508}}
-PAPER_DATA = {"movielens-llara": "movielens"}  # the authors' own MovieLens split is compared with the paper's figures
+# the paper's MovieLens figures beside our ML-100K splits too: the authors' own, and leave-one-out
+PAPER_DATA = {"movielens-llara": "movielens", "movielens-loo": "movielens"}
 LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec": "LLaRA (GRU4Rec)",
           "paper-faithful": "LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher)",
           "llara-caser": "LLaRA (Caser)", "llara-morec": "LLaRA (MoRec: SASRec over MiniLM title features)",
@@ -94,7 +112,7 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "no-teacher": "without the SR teacher (distill_weight 0)",
           "letters-readout": "letters read-out (LlamaRec's verbalizer) instead of the slot read-out",
           "answer-loss-only": "answer loss only (no listwise, no teacher; ranked by its letters)",
-          "no-user-token": "without the user token (nor the item scores it needs)",
+          "no-user-token": "hybrid without the user token (nor the item scores and SR prior that need it)",
           "no-item-scores": "without the SR model's item scores on the item tokens",
           "no-sr-prior": "the read-out alone, without the SR model's candidate scores added",
           "no-letter-training": "without the letter term (letter_weight 0)",
@@ -121,3 +139,19 @@ def backbone(cell: str) -> str:
     """The SR model a cell runs over: its `sr.model` override, else the default params'."""
     model = dict(override.split("=", 1) for override in CELLS[cell]).get("sr.model")
     return model or section(default_params(), "sr", SRParams).model
+
+
+@cache
+def settings(dataset: str, cell: str) -> str:
+    """A fingerprint of every setting a cell runs with today: params.yaml under the data set's and the cell's
+    overrides, each section filled in with its defaults. A record whose fingerprint differs ran under other defaults."""
+    params = load_params(ROOT / "params.yaml", [f"data.dataset={dataset}",
+                                                *(f"{key}={value}" for key, value in overrides(dataset, cell).items())])
+    resolved = {name: dataclasses.asdict(section(params, name, cls)) for name, cls in SECTIONS.items()}
+    resolved["datasets"] = dataclasses.asdict(dataset_spec(params, section(params, "data", DataParams)))
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def current(result: dict) -> bool:
+    """Whether a recorded cell ran under today's settings (records from before fingerprints were kept did not)."""
+    return result.get("settings") == settings(result["dataset"], result["cell"])

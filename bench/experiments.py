@@ -8,7 +8,8 @@
 temporary copy of the workspace, uncommitted changes included: an edit made while a cell is being copied becomes part
 of it, one made after does not), then records the experiment's metrics.json, hits.csv and wall time in
 bench/results/experiments.json. The cells, their overrides and the tables are data, in bench/cells.py. Cells already
-recorded are skipped unless --force. `tables` renders that file as Markdown with 95% intervals, paired McNemar tests
+recorded under today's settings (bench.cells.settings) are skipped unless --force; one recorded under other
+defaults runs again. `tables` renders that file as Markdown with 95% intervals, paired McNemar tests
 (recsys.eval) and the paper's figures beside them; every row names its experiment.
 """
 
@@ -26,7 +27,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/experiments.py`: `bench` is a package of the checkout's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cells import CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT_CELLS, backbone, datasets, overrides
+from bench.cells import (CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT_CELLS, backbone, current, datasets,
+                         overrides, settings)
 from bench.tables import ARCHIVE, render, rows_recorded_elsewhere
 from recsys import layout
 from recsys.eval.outputs import parse_hits
@@ -74,7 +76,7 @@ def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
     zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
     evaluated = zero if cell in NO_LANGUAGE_MODEL else layout.metrics(dataset, backbone(cell)).as_posix()
     record = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", refs[0]).strip(),
-              "wall_seconds": seconds, "machine": machine(),
+              "wall_seconds": seconds, "machine": machine(), "settings": settings(dataset, cell),
               "metrics": json.loads(git("show", f"{refs[0]}:{evaluated}/metrics.json")),
               "hits": parse_hits(git("show", f"{refs[0]}:{evaluated}/hits.csv"))[1]}
     if cell in ZERO_SHOT_CELLS:
@@ -111,7 +113,8 @@ def main() -> None:
     if args.command == "run":
         results = load_results()
         for cell in dict.fromkeys(args.cells + TABLES.get(args.table, [])):
-            if f"{args.dataset}-{cell}" in results and not args.force:
+            recorded = results.get(f"{args.dataset}-{cell}")
+            if recorded and current(recorded) and not args.force:
                 print(f"{args.dataset}-{cell}: recorded, skipped (--force reruns it)")
                 continue
             if rows_recorded_elsewhere(args.dataset, cell, results) and not args.force:

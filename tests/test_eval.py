@@ -185,6 +185,14 @@ def test_rates_show_their_wilson_interval_and_paired_tests_name_their_keys():
                                                                                   "paired.rank_vs_sr.diff": 0.5}
 
 
+def test_holm_multiplies_the_kth_smallest_p_by_m_minus_k_plus_one_and_never_lowers_a_later_one():
+    from recsys.eval.paired import holm
+
+    # sorted 0.01, 0.03, 0.04: x3 = 0.03, x2 = 0.06, x1 = 0.04 raised to 0.06; returned in the input order
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.6]) == [1.0, 1.0] and holm([0.2]) == [0.2] and holm([]) == []
+
+
 def _report_rows(root):
     import json
 

@@ -6,14 +6,16 @@ from bench import cells, experiments, tables
 from helpers import REPO
 
 
-def fake(cell: str, hr1: float, hits: list[int], popularity: list[int]) -> dict:
+def fake(cell: str, hr1: float, hits: list[int], popularity: list[int], dataset: str = "movielens") -> dict:
+    """A record of `cell` on `dataset` under today's settings."""
     rate = {"rank.hr@1": hr1, "rank.hr@1.ci_low": hr1 - 0.1, "rank.hr@1.ci_high": hr1 + 0.1,
             "generate.hr@1": 0.25, "generate.hr@1.ci_low": 0.2, "generate.hr@1.ci_high": 0.3}
     sr = {"sr.test.hr@1": 0.5, "sr.test.hr@1.ci_low": 0.4, "sr.test.hr@1.ci_high": 0.6,
           "sr.popularity.test.hr@1": 0.2, "sr.popularity.test.hr@1.ci_low": 0.1, "sr.popularity.test.hr@1.ci_high": 0.3}
     # scored by the mean: the summed ranking's HR@1 is under score_sum
     score = {"score.hr@1": 0.9, "score_sum.hr@1": 0.15, "score_sum.hr@1.ci_low": 0.1, "score_sum.hr@1.ci_high": 0.2}
-    return {"dataset": "movielens", "cell": cell, "wall_seconds": 1800, "machine": "x86_64, 2 CPUs, Linux",
+    return {"dataset": dataset, "cell": cell, "wall_seconds": 1800, "machine": "x86_64, 2 CPUs, Linux",
+            "settings": cells.settings(dataset, cell),
             "metrics": {"generate.valid_ratio": 0.9, **rate, **sr, **score},
             "hits": {"rank": hits, "generate": hits, "sr": [1] * len(hits), "popularity": popularity}}
 
@@ -47,14 +49,14 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
                "movielens-text-only": fake("text-only", 0.2, text, popularity),
                "movielens-direct": fake("direct", 0.1, text, popularity),
                "movielens-llara-morec": {**fake("llara-morec", 0.2, text, popularity), "wall_seconds": 4},
-               "movielens-llara-llara-sasrec": {**fake("llara-sasrec", 0.5, llara, popularity), "dataset": "movielens-llara"}}
+               "movielens-llara-llara-sasrec": fake("llara-sasrec", 0.5, llara, popularity, "movielens-llara")}
     # the paper's recipe has no read-out: its generation hits (users 0-1) are compared with text-only's generation
     # hits (users 0-1: p = 1), not with its rank hits (users 0-3: p = 0.5)
     results["movielens-text-only"]["hits"]["generate"] = [1, 1] + [0] * 18
     paper = fake("paper-faithful", 0.0, [1, 1] + [0] * 18, popularity)
     paper["metrics"] = {k: v for k, v in paper["metrics"].items() if not k.startswith("rank.")}
     results["movielens-paper-faithful"] = paper
-    archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity), "dataset": "lastfm", "wall_seconds": 1440}}
+    archived = {"lastfm-text-only": {**fake("text-only", 0.2, text, popularity, "lastfm"), "wall_seconds": 1440}}
     rendered = tables.render(results, archived)
     rq1 = rendered.split("## RQ1")[1].split("##")[0]
     authors_split = rendered.split("## RQ1: LLaRA against its peers: movielens-llara")[1].split("##")[0]
@@ -65,17 +67,19 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     # vs SASRec (hits every user) 10 discordant, all SASRec's -> 2 / 2**10; vs text-only 6, all LLaRA's -> 2 / 2**6
     assert (f"| {2 * 56 / 1024:.3g} | {2 / 1024:.3g} | {2 / 64:.3g} | 0.9684 / 0.4421 "
             "| `movielens-llara-sasrec` (30 min) |") in rq1
-    assert (f"- llara-sasrec vs popularity (rank): HR@1 0.500 vs 0.200 on the same 20 users, p = {2 * 56 / 1024:.3g}: "
-            "no significant difference at 0.05.") in rq1
-    assert (f"- llara-sasrec vs sasrec (rank): HR@1 0.500 vs 1.000 on the same 20 users, p = {2 / 1024:.3g}: "
-            "llara-sasrec is significantly lower at 0.05.") in rq1
-    assert ("- text-only vs popularity (rank): HR@1 0.200 vs 0.200 on the same 20 users, p = 1: "
-            "no significant difference at 0.05.") in rq1
+    # the claims RQ1 was built for that are recorded here: llara-sasrec > sasrec (p = 2 / 2**10), > text-only
+    # (2 / 2**6) and llara-morec > morec (text's hits against SASRec's all-ones: 16 discordant, p = 2 / 2**16); Holm:
+    # x3, x2, x1 in order of p
+    assert "Holm-corrected over the 3 recorded under today's settings" in rq1
+    assert f"| llara-sasrec > sasrec | rank | 0.500 vs 1.000 | 20 | {2 / 1024:.3g} | {2 * 2 / 1024:.3g} | refuted |" in rq1
+    assert f"| llara-morec > morec | rank | 0.200 vs 1.000 | 20 | {2 / 2**16:.3g} | {3 * 2 / 2**16:.3g} | refuted |" in rq1
+    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.200 | 20 | {2 / 64:.3g} | {2 / 64:.3g} | reproduced |" in rq1
     assert ("| LLaRA (SASRec), hybrid, curriculum | 0.9000 | 0.5000 [0.400, 0.600] | 0.2500 [0.200, 0.300] "
             "| 0.1500 [0.100, 0.200] |") in rq1
     rq3 = rendered.split("## RQ3")[1]
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
-    assert "Not run yet: id-only, behaviour-only (`python bench/experiments.py run --dataset movielens --cells id-only behaviour-only`)." in rendered
+    assert ("Not run yet: id-only, behaviour-only, no-user-token (`python bench/experiments.py run --dataset movielens "
+            "--cells id-only behaviour-only no-user-token`).") in rendered
     assert "## RQ1: LLaRA against its peers: movielens" in rendered and "peers: lastfm" not in rendered  # no empty tables
     earlier = rendered.split("## The earlier regime")[1]
     assert ("| lastfm | text only (TALLRec-like: same LM, text prompts) | 0.9000 | 0.2500 [0.200, 0.300] "
@@ -89,13 +93,29 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
 
 
+def test_a_cell_recorded_under_other_settings_is_marked_left_out_of_the_claims_and_run_again():
+    llara, text = fake("llara-sasrec", 0.5, [1] * 10 + [0] * 10, [0] * 20), fake("text-only", 0.2, [0] * 20, [0] * 20)
+    direct = {**fake("direct", 0.1, [0] * 20, [0] * 20), "settings": "an-earlier-one"}
+    assert cells.current(llara) and not cells.current(direct)
+    assert cells.settings("movielens", "direct") != cells.settings("movielens", "two-stage")
+    results = {"movielens-llara-sasrec": llara, "movielens-text-only": text, "movielens-direct": direct}
+    rendered = tables.render(results)
+    rq3 = rendered.split("## RQ3")[1].split("##")[0]
+    assert "| `movielens-direct` † (30 min) |" in rq3
+    assert f"| llara-sasrec > direct | rank | 0.500 vs 0.000 | 20 | {2 / 1024:.3g} | - | earlier settings †: rerun |" in rq3
+    assert "† Recorded under other settings than today's params.yaml (earlier defaults): direct" in rq3
+    rq2 = rendered.split("## RQ2")[1].split("##")[0]  # today's: 10 discordant users, all LLaRA's
+    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.000 | 20 | {2 / 1024:.3g} | {2 / 1024:.3g} | reproduced |" in rq2
+
+
 def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_language_model_row():
     # 10 users: MoRec hits users 0-5, popularity users 0-1: 4 discordant, all MoRec's -> p = 2 / 2**4
     popularity = [1, 1] + [0] * 8
-    baselines = {**fake("baselines", 0.05, [0] * 10, popularity), "dataset": "lastfm"}
+    baselines = fake("baselines", 0.05, [0] * 10, popularity, "lastfm")
     baselines["hits"]["sr"] = [1] * 6 + [0] * 4
     baselines["zero_shot"] = {**baselines["metrics"], "generate.valid_ratio": 0.25, "paired.rank_vs_popularity.p": 0.5}
-    assert experiments.run_command("lastfm", "baselines", force=False)[-3:] == ["-S", "sr.model=morec", "zero-shot"]
+    assert experiments.run_command("lastfm", "baselines", force=False)[-3:] == ["-S", "sr.model=morec",
+                                                                              "evaluate@zero-shot"]
     rq1 = tables.render({"lastfm-baselines": baselines}).split("## RQ1: LLaRA against its peers: lastfm")[1].split("\n## ")[0]
     rows = [line for line in rq1.splitlines() if line.startswith("| ")][2:]  # past the header and its rule
     assert [row.split(" | ")[0] for row in rows] == ["| popularity", "| zero-shot base model (text prompts)",
@@ -109,7 +129,7 @@ def test_a_cells_own_override_replaces_its_data_sets_and_the_rest_are_kept():
     base = ["dvc", "exp", "run", "--temp"]
     assert experiments.run_command("steam", "text-only", force=False) == base + [
         "-n", "steam-text-only", "-S", "data.dataset=steam", "-S", "eval.modes=[rank,generate]",
-        "-S", "train.schedule=text-only", "evaluate"]
+        "-S", "train.schedule=text-only", "evaluate@llara"]
     # the paper's recipe has no read-out: on Steam it generates only, elsewhere it generates and scores
     paper = experiments.run_command("steam", "paper-faithful", force=True)
     assert [arg for arg in paper if arg.startswith("eval.modes=")] == ["eval.modes=[generate]"]
@@ -120,10 +140,11 @@ def test_a_cells_own_override_replaces_its_data_sets_and_the_rest_are_kept():
 
 def test_only_the_default_cell_and_baselines_run_the_zero_shot_stage_the_others_stop_at_evaluate():
     """The zero-shot row is the same in every cell, so one cell per data set pays for it."""
-    assert experiments.run_command("steam", "llara-gru4rec", force=False)[-3:] == ["-S", "sr.model=gru4rec", "evaluate"]
-    assert experiments.run_command("steam", "text-only", force=True)[-2:] == ["--force", "evaluate"]
+    assert experiments.run_command("steam", "llara-gru4rec", force=False)[-3:] == ["-S", "sr.model=gru4rec",
+                                                                                 "evaluate@llara"]
+    assert experiments.run_command("steam", "text-only", force=True)[-2:] == ["--force", "evaluate@llara"]
     assert experiments.run_command("steam", "llara-sasrec", force=False)[-1] == "eval.modes=[rank,generate]"
-    assert experiments.run_command("lastfm", "baselines", force=False)[-1] == "zero-shot"
+    assert experiments.run_command("lastfm", "baselines", force=False)[-1] == "evaluate@zero-shot"
 
 
 def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
@@ -145,8 +166,8 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
 
 def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_and_morec_rows():
     popularity = [1, 1] + [0] * 8
-    sasrec = {**fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity), "dataset": "steam"}
-    morec = {**fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity), "dataset": "steam"}
+    sasrec = fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity, "steam")
+    morec = fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity, "steam")
     with_morec = {"steam-llara-sasrec": sasrec, "steam-llara-morec": morec}
     # without a zero-shot row the baselines cell still has one to give
     assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines" in tables.render(with_morec)
@@ -160,7 +181,7 @@ def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_a
 
 def test_the_machines_line_names_the_few_cells_a_machine_ran_and_counts_the_many():
     results = {f"movielens-{cell}": fake(cell, 0.5, [1], [0]) for cell in ("direct", "two-stage", "text-only", "id-only")}
-    results["steam-llara-morec"] = {**fake("llara-morec", 0.5, [1], [0]), "machine": "AMD EPYC, 2 CPUs, Linux, fp32"}
+    results["steam-llara-morec"] = {**fake("llara-morec", 0.5, [1], [0], "steam"), "machine": "AMD EPYC, 2 CPUs, Linux, fp32"}
     assert tables.machines(results) == ("x86_64, 2 CPUs, Linux (4 cells); "
                                              "AMD EPYC, 2 CPUs, Linux, fp32 (`steam-llara-morec`)")
 
