@@ -78,14 +78,11 @@ def claim_test(dataset: str, results: dict, row: str, other: str) -> tuple | Non
     """A claim `row` > `other` on the same users: (mode, HR@1 of row, HR@1 of other, McNemar p), None until both are
     recorded. `other` is a cell (compared in the row's mode where it has it, else generation) or the row's backbone."""
     mine = results.get(f"{dataset}-{row}")
-    if other not in CELLS:
-        return None if mine is None else (primary(mine["metrics"]), *compare(mine["hits"][primary(mine["metrics"])],
-                                                                             mine["hits"][SR]))
-    theirs = results.get(f"{dataset}-{other}")
+    theirs = results.get(f"{dataset}-{other}") if other in CELLS else mine
     if mine is None or theirs is None:
         return None
     mode = primary(mine["metrics"]) if primary(mine["metrics"]) in theirs["hits"] else "generate"
-    return (mode, *compare(mine["hits"][mode], theirs["hits"][mode]))
+    return (mode, *compare(mine["hits"][mode], theirs["hits"][mode] if other in CELLS else mine["hits"][SR]))
 
 
 def claims(name: str, dataset: str, results: dict) -> list[str]:
