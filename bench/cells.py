@@ -30,6 +30,7 @@ CELLS: dict[str, list[str]] = {
     "text-only": ["train.schedule=text-only"],
     "id-only": ["train.schedule=direct", "train.hard_variant=id"],
     "behaviour-only": ["train.hard_variant=behaviour"],
+    "user-token-only": ["train.hard_variant=text-user"],
     "direct": ["train.schedule=direct"],
     "two-stage": ["train.schedule=two-stage"],
     # the levers that make the model learn at this budget, each taken away from the default
@@ -63,7 +64,7 @@ STOPS = {cell: "evaluate@zero-shot" if cell in NO_LANGUAGE_MODEL else "evaluate@
 LLARA_CELLS = ("llara-sasrec", "llara-gru4rec", "llara-caser", "llara-morec")  # the cells whose SR backbone is a row
 TABLES = {
     "rq1": ["llara-sasrec", "paper-faithful", "llara-gru4rec", "llara-caser", "llara-morec", "text-only", "baselines"],
-    "rq2": ["id-only", "text-only", "behaviour-only", "no-user-token", "llara-sasrec"],
+    "rq2": ["id-only", "text-only", "behaviour-only", "user-token-only", "no-user-token", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
     "levers": ["llara-sasrec", "no-sr-prior", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
                "answer-loss-only", "paper-faithful"],
@@ -74,7 +75,8 @@ TABLES = {
 CLAIMS = {
     "rq1": [("llara-sasrec", "sasrec"), ("llara-gru4rec", "gru4rec"), ("llara-caser", "caser"),
             ("llara-morec", "morec"), ("llara-sasrec", "text-only")],
-    "rq2": [("llara-sasrec", cell) for cell in ("text-only", "id-only", "behaviour-only", "no-user-token")],
+    "rq2": [("llara-sasrec", cell) for cell in ("text-only", "id-only", "behaviour-only", "user-token-only",
+                                                "no-user-token")],
     "rq3": [("llara-sasrec", "direct"), ("llara-sasrec", "two-stage")],
     "levers": [("llara-sasrec", cell) for cell in TABLES["levers"][1:]],
 }
@@ -108,6 +110,7 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "llara-caser": "LLaRA (Caser)", "llara-morec": "LLaRA (MoRec: SASRec over MiniLM title features)",
           "text-only": "text only (TALLRec-like: same LM, text prompts)",
           "id-only": "ID index only (\"item 14\")", "behaviour-only": "behaviour token only",
+          "user-token-only": "the user token alone (text prompt: titles and [PH], the SR state in the user token)",
           "direct": "direct (hybrid from step 0)", "two-stage": "two-stage (text, then hybrid)",
           "no-teacher": "without the SR teacher (distill_weight 0)",
           "letters-readout": "letters read-out (LlamaRec's verbalizer) instead of the slot read-out",

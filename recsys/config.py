@@ -375,8 +375,8 @@ class TrainParams:
     hard_variant: str = opt(
         "hybrid",
         "prompt variant of the hard task (the easy one is text): hybrid (title + behaviour token), "
-        "behaviour (behaviour token only), id ('item 14'), text",
-        ("hybrid", "behaviour", "id", "text"),
+        "behaviour (behaviour token only), id ('item 14'), text, text-user (text + the user token alone)",
+        ("hybrid", "behaviour", "id", "text", "text-user"),
     )
     two_stage_fraction: float = opt(0.5, "two-stage: share of steps on the text task", bounds=SHARE)
     epochs: int = opt(1, "passes over the materialised training prompts", bounds=COUNT)
@@ -448,7 +448,7 @@ class EvalParams:
                                      "as many as the stored candidates (data.n_candidates)", bounds=COUNT)
     variant: str = opt("auto", "prompts to evaluate; auto: the variant the model was trained on last "
                        "(text for a text-only schedule, else train.hard_variant)",
-                       ("auto", "text", "hybrid", "behaviour", "id"))
+                       ("auto", "text", "hybrid", "behaviour", "id", "text-user"))
     batch_size: int = opt(8, "prompts per generation batch", bounds=COUNT)
     max_new_tokens: int = opt(32, "generation budget per answer (its first line is the answer)", bounds=COUNT)
     first_token: str = opt("letters", "generation's first token: letters = one of the K index letters (prompts with "

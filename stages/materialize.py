@@ -13,8 +13,8 @@ from recsys.config import PromptParams, dataset_spec, describe
 from stages.common import ParamsOption, SetOption, help_with_params, read_sections, reports_bad_input
 
 HELP = help_with_params(
-    "Render the prompt variants (text, hybrid, behaviour, id) for train/val/test, tokenise them with the base model's "
-    "tokenizer and write Arrow shards to data/prompts/<dataset>/<llm>/.",
+    "Render the prompt variants (text, hybrid, behaviour, id, text-user) for train/val/test, tokenise them with the base "
+    "model's tokenizer and write Arrow shards to data/prompts/<dataset>/<llm>/.",
     describe(PromptParams, "prompts"),
     "data.dataset, datasets.<name>.domain, llm.name, sr.model: as in `recsys prepare --help`, `recsys fetch-model "
     "--help` and `recsys pretrain --help` (candidate_order sr reads models/sr/<dataset>/<sr-model>)",

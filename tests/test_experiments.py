@@ -78,8 +78,8 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
             "| 0.1500 [0.100, 0.200] |") in rq1
     rq3 = rendered.split("## RQ3")[1]
     assert "| direct (hybrid from step 0) | 0.9000 | 0.1000 [0.000, 0.200] |" in rq3 and "| 0.4211 |" in rq3
-    assert ("Not run yet: id-only, behaviour-only, no-user-token (`python bench/experiments.py run --dataset movielens "
-            "--cells id-only behaviour-only no-user-token`).") in rendered
+    assert ("Not run yet: id-only, behaviour-only, user-token-only, no-user-token (`python bench/experiments.py run "
+            "--dataset movielens --cells id-only behaviour-only user-token-only no-user-token`).") in rendered
     assert "## RQ1: LLaRA against its peers: movielens" in rendered and "peers: lastfm" not in rendered  # no empty tables
     earlier = rendered.split("## The earlier regime")[1]
     assert ("| lastfm | text only (TALLRec-like: same LM, text prompts) | 0.9000 | 0.2500 [0.200, 0.300] "

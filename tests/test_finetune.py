@@ -50,6 +50,11 @@ def test_variants_name_items_as_rq2_compares_them(workspace):
     letter = "ABCDE"[index["candidates"].index(index["target"])]
     assert index["text"].endswith(f"The answer is {letter}. item {index['target']}")
     assert behaviour["text"].endswith(hybrid["text"][hybrid["text"].rindex("The answer is"):])  # title answer
+    user_alone = rows["text-user"]  # the hybrid prompt with the items' behaviour taken out, the user token kept
+    assert user_alone["text"] == hybrid["text"].replace("[EMB]", "[PH]")
+    assert user_alone["text"].startswith("This user's behaviour: [USR]. ")
+    for column in ("slot_positions", "slot_items", "user_position", "candidates"):
+        assert user_alone[column] == hybrid[column], column
 
 
 def test_paper_prompt_has_no_index_letters(workspace, tmp_path):
@@ -67,8 +72,8 @@ def test_paper_prompt_has_no_index_letters(workspace, tmp_path):
 
 
 def test_behavioural_prompts_list_the_candidates_best_first_by_the_sr_model(workspace):
-    """prompts.candidate_order sr: hybrid and behaviour prompts list the prepared candidates sorted by the SR model's
-    score for the history shown, with the answer's letter following the target; text and id prompts keep the
+    """prompts.candidate_order sr: hybrid, behaviour and text-user prompts list the prepared candidates sorted by the
+    SR model's score for the history shown, with the answer's letter following the target; text and id prompts keep the
     prepared order, and the manifest names the SR model, so prompts ordered by another one are refused."""
     import pytest
 
@@ -83,7 +88,7 @@ def test_behavioural_prompts_list_the_candidates_best_first_by_the_sr_model(work
                 zip(prepared.column("candidates").to_pylist(), scores)]
     shown = {v: read_all(workspace / "prompts" / "val" / v) for v in VARIANTS}
     for variant, table in shown.items():
-        want = expected if VARIANTS[variant].spliced else prepared.column("candidates").to_pylist()
+        want = expected if VARIANTS[variant].behavioural else prepared.column("candidates").to_pylist()
         assert table.column("candidates").to_pylist() == want, variant
     row = shown["hybrid"].slice(0, 1).to_pylist()[0]
     assert expected[0] != prepared.column("candidates")[0].as_py()  # the order changed, so the check has teeth
@@ -210,6 +215,38 @@ def test_hybrid_task_trains_the_projector_through_the_splice(workspace):
     initial = build_model(workspace, seed=train.seed)[0].behaviour.state_dict()
     trained = load_file(workspace / "direct" / "projector.safetensors")
     assert all(not torch.equal(trained[name], value) for name, value in initial.items())
+
+
+def test_text_user_task_trains_the_user_token_and_never_the_item_projector(workspace, tmp_path):
+    """RQ2's "user token alone": the item slots keep [PH], so only the user projector learns behaviour; prompts
+    without the user token are refused in one line naming the key."""
+    from dataclasses import replace
+
+    import pytest
+
+    from recsys.config import PromptParams
+    from recsys.errors import InputError
+    from recsys.llm.behaviour import seeded_behaviour
+    from recsys.llm.card import ModelCard
+    from recsys.prompts.materialize import materialize
+
+    train = TrainParams(schedule="direct", hard_variant="text-user", max_steps=2, batch_size=2, grad_accum=1, lr=1e-2,
+                        checkpoint_every=5)
+    run_finetune(workspace, "text-user", train)
+    card = ModelCard.read(workspace / "text-user")
+    assert (card.variant, card.user_dim, card.item_scores) == ("text-user", 8, False)  # no item token to score
+    fresh = build_model(workspace, seed=train.seed)[0].behaviour
+    initial = seeded_behaviour(fresh.item_table, card.hidden_size, train.seed, card.user_dim).state_dict()
+    trained = load_file(workspace / "text-user" / "projector.safetensors")
+    assert trained.keys() == initial.keys()
+    for name, value in initial.items():  # stepped twice: the user projector moved, the item projector did not
+        assert torch.equal(trained[name], value) == name.startswith("projector."), name
+    materialize(workspace / "prepared", workspace / "base", "movie", PromptParams(train_examples=4, user_token=False),
+                tmp_path / "prompts", workspace / "sr", progress=False)
+    inputs = replace(finetune_inputs(workspace), prompts=tmp_path / "prompts")
+    with pytest.raises(InputError, match=r"^train.hard_variant: text-user is the text prompt with the user token, "
+                                         r"which these prompts lack: set prompts.user_token: true$"):
+        finetune(inputs, LoraParams(r=2, alpha=4), train, tmp_path / "out", tmp_path / "ckpt", progress=False)
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(workspace):

@@ -41,7 +41,7 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_it
     if card.n_items != n_items:
         raise InputError(where, f"trained on {card.n_items} items, the data has {n_items}")
     manifest.check_tokenizer(tokenizer, prompts)
-    if VARIANTS[card.variant].spliced:
+    if VARIANTS[card.variant].behavioural:
         manifest.check_order(Path(card.sr_model), prompts)
     if manifest.candidate_order != card.candidate_order:
         raise InputError(str(prompts / "manifest.json"), f"candidates in {manifest.candidate_order} order, the model "
@@ -50,7 +50,7 @@ def _check_compatible(card: ModelCard, tokenizer, manifest: PromptManifest, n_it
     if manifest.index_letters != card.index_letters:
         raise InputError(str(prompts / "manifest.json"), "the prompts' index letters differ from the ones the model "
                          "was trained with (re-run materialize and finetune with the same prompts.index_letters)")
-    if manifest.user_token != bool(card.user_dim) and VARIANTS[card.variant].spliced:
+    if manifest.user_token != bool(card.user_dim) and VARIANTS[card.variant].user_slot:
         raise InputError(str(prompts / "manifest.json"), f"prompts {'with' if manifest.user_token else 'without'}"
                          f" user slots, the model was trained {'with' if card.user_dim else 'without'} a user token "
                          "(re-run materialize and finetune with the same prompts.user_token)")
@@ -86,7 +86,7 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     table = read_all(prompts / params.split / variant)
     if params.max_examples is not None:
         table = table.slice(0, params.max_examples)
-    if card.user_dim and VARIANTS[variant].spliced:
+    if card.user_dim and VARIANTS[variant].behavioural:
         table = with_user_states(table, Path(card.sr_model))
     data = EvalSet(table, item_names(variant, titles), VARIANTS[variant].spliced,
                    index_letters(len(table.column("candidates")[0])) if card.index_letters else "")

@@ -119,7 +119,7 @@ def prompt_orders(card: ModelCard, histories: list[list[int]], candidates: list[
     """Each history's candidates in the order the model's prompts listed them in training: best first by its SR
     model (prompts.candidate_order sr, behavioural prompts; one SR pass for all rows), else shuffled with `seed`
     (training saw the target at any letter)."""
-    if card.candidate_order == "sr" and VARIANTS[card.variant].spliced:
+    if card.candidate_order == "sr" and VARIANTS[card.variant].behavioural:
         rows = pa.table({"user_id": list(range(len(histories))), "history": [h[-card.max_len:] for h in histories],
                          "target": [c[0] for c in candidates], "candidates": candidates})
         return sr_ordered(rows, Path(card.sr_model)).column("candidates").to_pylist()
@@ -136,7 +136,7 @@ def prompt_table(card: ModelCard, titles: list[str], tokenizer, histories: list[
                      "target": [c[0] for c in candidates]})
     table = encode_examples(rows, titles, tokenizer, card.domain, card.variant, bool(card.index_letters),
                             user=bool(card.user_dim))
-    if card.user_dim and VARIANTS[card.variant].spliced:
+    if card.user_dim and VARIANTS[card.variant].behavioural:
         table = with_user_states(table, Path(card.sr_model))
     return table
 

@@ -65,23 +65,26 @@ class BehaviourTokens(nn.Module):
             nn.init.zeros_(self.score_projector.weight)
             nn.init.zeros_(self.score_projector.bias)
 
-    def splice(self, token_embeds: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor,
+    def splice(self, token_embeds: torch.Tensor, slot_pos: torch.Tensor | None, slot_items: torch.Tensor,
                user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None) -> torch.Tensor:
         """Replace the embeddings at slot positions with projected item embeddings, and at the user slots with
         the projected user states.
 
-        token_embeds [B, T, H]; slot_pos, slot_items [B, S] padded with -1; user_pos [B] (-1 = none);
-        user_state [B, d_user]. Returns [B, T, H].
+        token_embeds [B, T, H]; slot_pos, slot_items [B, S] padded with -1 (slot_pos None: the item slots keep
+        their token, as in the text-user prompt); user_pos [B] (-1 = none); user_state [B, d_user].
+        Returns [B, T, H].
         """
         has_users = self.user_projector is not None and user_pos is not None and bool((user_pos >= 0).any())
         if has_users and user_state is None:
             raise ValueError("the prompts have user slots but no user states were given (recsys.llm.sr_signals)")
-        batch, slot = (slot_pos >= 0).nonzero(as_tuple=True)  # [M], [M]
-        projected = self.projector(self.item_table[slot_items[batch, slot]])  # [M, H]
-        if has_users and self.score_projector is not None:
-            scores = standardised_scores(self.item_table, slot_items, user_state)  # [B, S]
-            projected = projected + self.score_projector(scores[batch, slot, None])  # [M, H]
-        embeds = token_embeds.index_put((batch, slot_pos[batch, slot]), projected.to(token_embeds.dtype))
+        embeds = token_embeds
+        if slot_pos is not None:
+            batch, slot = (slot_pos >= 0).nonzero(as_tuple=True)  # [M], [M]
+            projected = self.projector(self.item_table[slot_items[batch, slot]])  # [M, H]
+            if has_users and self.score_projector is not None:
+                scores = standardised_scores(self.item_table, slot_items, user_state)  # [B, S]
+                projected = projected + self.score_projector(scores[batch, slot, None])  # [M, H]
+            embeds = token_embeds.index_put((batch, slot_pos[batch, slot]), projected.to(token_embeds.dtype))
         if not has_users:
             return embeds
         users = (user_pos >= 0).nonzero(as_tuple=True)[0]  # [U]

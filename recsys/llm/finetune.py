@@ -107,10 +107,14 @@ class Trainer:
         self.variant = trained_variant(train.schedule, train.hard_variant)
         self.shards = training_tables(inputs, self.variant, self.manifest)
         user_dim = _user_dim(self.shards[self.variant])
-        if train.item_scores and not user_dim and VARIANTS[self.variant].spliced:
+        spec = VARIANTS[self.variant]
+        if spec.user_slot and not spec.spliced and not user_dim:
+            raise InputError("train.hard_variant", f"{self.variant} is the text prompt with the user token, which "
+                             "these prompts lack: set prompts.user_token: true")
+        if train.item_scores and not user_dim and spec.spliced:
             raise InputError("train.item_scores", "the SR scores come with the user states of prompts with user "
                              "slots (prompts.user_token: true), or set it to false")
-        if train.sr_prior and not user_dim and VARIANTS[self.variant].spliced:
+        if train.sr_prior and not user_dim and spec.behavioural:
             raise InputError("train.sr_prior", "the SR scores come with the user states of prompts with user slots "
                              "(prompts.user_token: true), or set it to false")
         self.device = ranks.device()
@@ -118,7 +122,8 @@ class Trainer:
         self.model, self.tokenizer = build_llara(inputs.base, inputs.item_embeddings, inputs.items, lora, train.seed,
                                                  train.gradient_checkpointing, self.device,
                                                  weights_dtype(llm_dtype, self.device), user_dim,
-                                                 train.item_scores and bool(user_dim), train.sr_prior and bool(user_dim))
+                                                 train.item_scores and bool(user_dim) and spec.spliced,
+                                                 train.sr_prior and bool(user_dim))
         self.model.train()
         self.manifest.check_tokenizer(self.tokenizer, inputs.prompts)
         self.loss = TrainingLoss(self.model, self.objective, self.readout, self.letters).to(self.device)

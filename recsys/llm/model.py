@@ -42,10 +42,14 @@ class Llara(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, slot_pos: torch.Tensor, slot_items: torch.Tensor, splice: bool,
               user_pos: torch.Tensor | None = None, user_state: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, T] ids -> [B, T, H] input embeddings; text task keeps the fixed [PH] row at the slots.
-        user_pos [B] and user_state [B, d] fill the user slots (recsys.llm.behaviour)."""
+        """[B, T] ids -> [B, T, H] input embeddings. `splice` fills the item slots with behaviour (a text prompt
+        keeps the fixed [PH] row there); user_pos [B] and user_state [B, d] fill the user slots of the prompts that
+        have one, whatever their item tokens (recsys.llm.behaviour)."""
         embeds = self.lm.get_input_embeddings()(input_ids)
-        return self.behaviour.splice(embeds, slot_pos, slot_items, user_pos, user_state) if splice else embeds
+        has_users = user_pos is not None and bool((user_pos >= 0).any())
+        if not (splice or has_users):
+            return embeds
+        return self.behaviour.splice(embeds, slot_pos if splice else None, slot_items, user_pos, user_state)
 
     def forward(self, input_ids, attention_mask, slot_pos, slot_items, splice: bool, labels=None, user_pos=None,
                 user_state=None):

@@ -1,1 +1,1 @@
-"""Prompts: per-domain templates, the prompt variants (text, hybrid, behaviour, id), tokenised Arrow shards."""
+"""Prompts: per-domain templates, the prompt variants (text, hybrid, behaviour, id, text-user), tokenised Arrow shards."""

@@ -120,7 +120,7 @@ def materialize(
             answers: dict[str, list] = {v: [] for v in VARIANTS}
             for index, start in enumerate(range(0, table.num_rows, params.shard_rows)):
                 for variant, spec in VARIANTS.items():
-                    chunk = ordered[spec.spliced].slice(start, params.shard_rows)
+                    chunk = ordered[spec.behavioural].slice(start, params.shard_rows)
                     shard = encode_examples(chunk, titles, tokenizer, domain, variant, params.index_letters,
                                             params.user_token)
                     sizes = np.diff(shard.column("input_ids").combine_chunks().offsets.to_numpy())  # [N] tokens

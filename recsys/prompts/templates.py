@@ -7,7 +7,8 @@ embedding, `behaviour` the slot alone, `id` a numerical index ("item 14") with t
 Every item ends in its item token, so each candidate has one position that has read it whole.
 With the user token (prompts.user_token), a behavioural prompt opens with "This user's behaviour:
 [USR]." whose input embedding is the SR model's own state of the history the prompt shows: the
-vector it scores candidates with, which no item token carries.
+vector it scores candidates with, which no item token carries. `text-user` is the text prompt
+with that user token alone (no item carries behaviour), to tell the two kinds of behaviour apart.
 
 With index letters (LlamaRec's verbalizer), candidate k is introduced by the k-th capital letter
 ("A. Toy Story (1995)[EMB] B. Heat (1995)[EMB] ...") and the answer starts with the target's
@@ -39,15 +40,23 @@ READOUT_TOKEN = " Yes"  # read at each candidate's item token by the `slot` read
 class Variant:
     item_token: str  # token after (or instead of) each item's name
     shows_name: bool  # whether the item's name appears in the prompt
-    spliced: bool  # whether the slots carry projected SR embeddings
+    spliced: bool  # whether the item slots carry projected SR embeddings
     by_index: bool = False  # items are named "item <id>" instead of by title
+    user_slot: bool = False  # whether the prompt opens with the user's slot (with prompts.user_token)
+
+    @property
+    def behavioural(self) -> bool:
+        """Whether the prompt carries the SR model's view of the user (item tokens or the user token): such
+        prompts list the candidates in the SR model's order and are read with its user states."""
+        return self.spliced or self.user_slot
 
 
 VARIANTS = {
     "text": Variant(item_token=PLACEHOLDER, shows_name=True, spliced=False),
-    "hybrid": Variant(item_token=SLOT, shows_name=True, spliced=True),
-    "behaviour": Variant(item_token=SLOT, shows_name=False, spliced=True),
+    "hybrid": Variant(item_token=SLOT, shows_name=True, spliced=True, user_slot=True),
+    "behaviour": Variant(item_token=SLOT, shows_name=False, spliced=True, user_slot=True),
     "id": Variant(item_token=PLACEHOLDER, shows_name=True, spliced=False, by_index=True),
+    "text-user": Variant(item_token=PLACEHOLDER, shows_name=True, spliced=False, user_slot=True),
 }
 
 
@@ -82,15 +91,15 @@ def render_item(name: str, variant: Variant) -> str:
 
 def render_prompt(domain: str, history: list[str], candidates: list[str], variant: str, letters: bool,
                   user: bool = False) -> str:
-    """The prompt up to and including "The answer is"; the answer follows after one space. `user` opens a
-    behavioural prompt with the user's slot (text and id prompts carry no behaviour, so no user slot)."""
+    """The prompt up to and including "The answer is"; the answer follows after one space. `user` opens the
+    prompt of a variant with a user slot with it (text and id prompts carry no behaviour, so no user slot)."""
     spec = VARIANTS[variant]
     if letters:  # the letter separates candidates, so no comma is spent between them
         shown = " ".join(f"{letter}. {render_item(name, spec)}" for letter, name in zip(index_letters(len(candidates)),
                                                                                        candidates))
     else:
         shown = ", ".join(render_item(name, spec) for name in candidates)
-    opening = USER_PHRASE if user and spec.spliced else ""
+    opening = USER_PHRASE if user and spec.user_slot else ""
     return opening + templates()[domain].format(history=", ".join(render_item(name, spec) for name in history),
                                                 candidates=shown, n=len(candidates))
 
