@@ -2,9 +2,9 @@
 
     python bench/bench_eval.py [--model models/llara/movielens/sasrec] [--examples 48]
 
-rank (one forward pass over the prompt), generate (the prompt, then greedy decoding to EOS) and
-score (the prompt once, then K answers on its KV cache), on the first N test prompts of the
-default pipeline's model. Also how long the titles are that each scoring rule puts first (a
+rank (one forward pass over the prompt), generate (the prompt, then greedy decoding to EOS),
+score (the prompt once, then K answers on its KV cache), each alone, and rank and generate from one
+shared prompt pass (as evaluate runs them), on the first N test prompts of the default pipeline's model. Also how long the titles are that each scoring rule puts first (a
 length-normalised score can favour long titles, a summed one short titles), against the candidates'.
 Writes bench/results/eval.json.
 """
@@ -38,19 +38,22 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=48)
     args = parser.parse_args()
     prepared = layout.prepared(args.dataset)
-    with tempfile.TemporaryDirectory() as out:
-        metrics = evaluate(args.model, layout.prompts(args.dataset, args.llm), prepared, None,
-                           EvalParams(max_examples=args.examples), Path(out), progress=False)
-        timing = read_json(Path(out) / "timing.json")
-        predictions = pq.read_table(Path(out) / "predictions.parquet").to_pydict()
+    timing, predictions = {}, {}
+    for modes in (["rank"], ["generate"], ["score"], ["rank", "generate"]):  # each alone, then the shared pass
+        with tempfile.TemporaryDirectory() as out:
+            metrics = evaluate(args.model, layout.prompts(args.dataset, args.llm), prepared, None,
+                               EvalParams(max_examples=args.examples, modes=modes), Path(out), progress=False)
+            timing.update(read_json(Path(out) / "timing.json"))
+            predictions.update(pq.read_table(Path(out) / "predictions.parquet").to_pydict())
     titles = pq.read_table(prepared / "items.parquet", columns=["title"]).column("title").to_pylist()
     chars = lambda column: float(np.mean([len(titles[c[int(np.argmax(s))]]) for c, s in  # noqa: E731
                                           zip(predictions["candidates"], predictions[column])]))
-    seconds = {mode: timing[f"{mode}.seconds_per_example"] for mode in ("rank", "generate", "score")}
+    seconds = {mode: timing[f"{mode}.seconds_per_example"] for mode in ("rank", "generate", "score", "rank+generate")}
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
               "examples": metrics["n"], "seconds_per_example": seconds,
               "rank_speedup_over_generate": seconds["generate"] / seconds["rank"],
               "rank_speedup_over_score": seconds["score"] / seconds["rank"],
+              "shared_pass_saving": 1 - seconds["rank+generate"] / (seconds["rank"] + seconds["generate"]),
               "title_chars": {"candidates": float(np.mean([len(titles[c]) for row in predictions["candidates"] for c in row])),
                               "picked_by_mean_score": chars("scores_mean"), "picked_by_summed_score": chars("scores_sum"),
                               "picked_by_rank": chars("rank_scores")}}

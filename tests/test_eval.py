@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import build_model, finetune_inputs
-from recsys.eval.generate import generate_answers
+from recsys.eval.generate import rank_and_generate
 from recsys.eval.match import match_answer, normalise_title
 from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
@@ -85,9 +85,34 @@ def test_scoring_matches_a_naive_forward_pass(workspace):
 def test_left_padded_generation_matches_one_by_one(workspace):
     model, tokenizer = build_model(workspace, seed=1)
     table = read_all(workspace / "prompts" / "test" / "hybrid")
-    together = generate_answers(model, tokenizer, table, np.arange(3), True, max_new_tokens=6)
-    alone = [generate_answers(model, tokenizer, table, np.array([i]), True, max_new_tokens=6)[0] for i in range(3)]
+    together = rank_and_generate(model, tokenizer, table, np.arange(3), None, True, max_new_tokens=6)[1]
+    alone = [rank_and_generate(model, tokenizer, table, np.array([i]), None, True, max_new_tokens=6)[1][0]
+             for i in range(3)]
     assert together == alone
+
+
+def test_ranking_and_generating_share_one_prompt_pass_and_match_each_alone(workspace):
+    """Generation from the read-out's KV cache writes what generation alone writes (first token among the letters
+    too), and the left-padded read-out scores as the right-padded one does, on prompts of different lengths."""
+    model, tokenizer = build_model(workspace, seed=1)
+    table = read_all(workspace / "prompts" / "train" / "hybrid")  # histories of every length
+    manifest = PromptManifest.read(workspace / "prompts")
+    lengths = [len(ids) for ids in table.column("input_ids").to_pylist()]
+    rows = np.array([int(np.argmin(lengths)), int(np.argmax(lengths)), 0])
+    assert min(lengths) < max(lengths)  # so one prompt is padded
+    readout = Readout.from_manifest("slot", manifest)
+    widths = []  # tokens in each forward pass of the LM's body
+    model.causal.model.register_forward_pre_hook(
+        lambda _, args, kwargs: widths.append(next(kwargs[k] for k in ("inputs_embeds", "input_ids")
+                                                   if kwargs.get(k) is not None).shape[1]), with_kwargs=True)
+    for first in (None, manifest.index_letters):
+        widths.clear()
+        scores, texts = rank_and_generate(model, tokenizer, table, rows, readout, True, 6, first_tokens=first)
+        assert widths[0] > 1 and set(widths[1:]) == {1}  # one pass over the prompts, then a token at a time
+        assert texts == rank_and_generate(model, tokenizer, table, rows, None, True, 6, first_tokens=first)[1]
+    alone = choice_scores(model, table, rows, readout, True, tokenizer.pad_token_id, batch_size=3)  # [3, K]
+    np.testing.assert_allclose(scores, alone, rtol=0, atol=1e-5)
+    assert all(text.strip()[:1] in list("ABCDE") for text in texts)
 
 
 def test_evaluate_is_reproducible_and_checks_its_inputs(workspace, tmp_path):

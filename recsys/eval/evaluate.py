@@ -94,11 +94,12 @@ def evaluate(model_dir: Path | None, prompts: Path, prepared: Path, sr_model: Pa
     results = {}
     compute = autocast_dtype(params.precision, device)
     with torch.autocast(device.type, dtype=compute, enabled=compute is not None):
-        if "rank" in params.modes:
-            results["rank"] = rank_mode(runner, data, Readout(card.readout, tuple(card.readout_ids)))
+        readout = Readout(card.readout, tuple(card.readout_ids)) if "rank" in params.modes else None
         if "generate" in params.modes:
             first = card.index_letters if params.first_token == "letters" and card.index_letters else None
-            results["generate"] = generate_mode(runner, data, params.max_new_tokens, first)
+            results.update(generate_mode(runner, data, params.max_new_tokens, first, readout))
+        elif readout is not None:
+            results["rank"] = rank_mode(runner, data, readout)
         if "score" in params.modes:
             results["score"] = score_mode(runner, data, params.normalisation)
         if CATALOGUE in params.modes and model_dir is not None:
@@ -121,7 +122,8 @@ def _write(out: Path, metrics: dict, results: dict, table: pa.Table, sr_model: P
     metrics.update(_sr_rows(sr_model, split))
     metrics.update(paired_tests(hits, baselines))
     write_json(out / "metrics.json", metrics)
-    write_json(out / "timing.json", {f"{m}.seconds_per_example": round(r.seconds_per_example, 4) for m, r in results.items()})
+    write_json(out / "timing.json", {f"{r.timed_as or m}.seconds_per_example": round(r.seconds_per_example, 4)
+                                     for m, r in results.items()})
     pq.write_table(pa.table(columns), out / "predictions.parquet")
     write_hits(out / "hits.csv", example_ids, {**hits, **baselines})
     _write_comparison(out / "comparison.csv", metrics, split)

@@ -1,7 +1,8 @@
 """The three evaluation modes over one split's prompts, each -> metrics, prediction columns, per-example hits.
 
 - `rank`: the model's one-pass read-out of all K candidates (recsys.llm.readout), one forward pass per prompt;
-- `generate`: the paper's protocol, greedy decoding matched exactly against the candidates' titles;
+- `generate`: the paper's protocol, greedy decoding matched exactly against the candidates' titles (with `rank`,
+  from the same prompt pass);
 - `score`: the likelihood of each candidate's whole answer, the prompt encoded once.
 Under torchrun each process takes the examples rank, rank + N, ...; `_sharded` gathers them back in order.
 """
@@ -16,7 +17,7 @@ import pyarrow as pa
 import torch
 
 from recsys.distributed import Ranks, gather_objects
-from recsys.eval.generate import generate_answers
+from recsys.eval.generate import rank_and_generate
 from recsys.eval.match import match_answer
 from recsys.eval.score import answer_token_ids, score_candidates
 from recsys.llm.batches import collate
@@ -50,6 +51,7 @@ class ModeResult:
     columns: dict
     hits: np.ndarray  # [N] bool: the target ranked (or named) first
     seconds_per_example: float
+    timed_as: str = ""  # the pass whose time this is ("rank+generate" where two modes shared one); "" = the mode's
 
 
 @dataclass
@@ -87,15 +89,20 @@ def ranking_metrics(scores: np.ndarray, target_col: np.ndarray, name: str) -> tu
     return metrics, ranks
 
 
+def ranked(scores: np.ndarray, target_col: np.ndarray, seconds: float, timed_as: str = "") -> ModeResult:
+    """The rank mode's result from its read-out scores [N, K]."""
+    metrics, order = ranking_metrics(scores, target_col, "rank")
+    columns = {"rank_scores": pa.array([list(s) for s in scores]), "rank_rank": pa.array(order)}
+    return ModeResult(metrics, columns, order < 1, seconds, timed_as)
+
+
 def rank_mode(runner: Runner, data: EvalSet, readout: Readout) -> ModeResult:
     def work(indices, advance):
         return list(choice_scores(runner.model, data.table, indices, readout, data.splice,
                                   runner.tokenizer.pad_token_id, runner.batch_size, runner.device, on_batch=advance))
 
     scored, seconds = runner.sharded("rank", data.table.num_rows, work)
-    metrics, order = ranking_metrics(np.stack(scored), data.target_col, "rank")
-    columns = {"rank_scores": pa.array([list(s) for s in scored]), "rank_rank": pa.array(order)}
-    return ModeResult(metrics, columns, order < 1, seconds)
+    return ranked(np.stack(scored), data.target_col, seconds)
 
 
 def generation_metrics(generated: list[str], data: EvalSet) -> tuple[dict, dict, np.ndarray]:
@@ -116,20 +123,28 @@ def generation_metrics(generated: list[str], data: EvalSet) -> tuple[dict, dict,
     return metrics, columns, hit
 
 
-def generate_mode(runner: Runner, data: EvalSet, max_new_tokens: int, first_tokens: list[int] | None = None
-                  ) -> ModeResult:
+def generate_mode(runner: Runner, data: EvalSet, max_new_tokens: int, first_tokens: list[int] | None = None,
+                  readout: Readout | None = None) -> dict[str, ModeResult]:
+    """{"generate": ...}, and with `readout` also "rank": both from one prompt pass per batch (their timing is
+    the shared pass's, as `rank+generate`)."""
     def work(indices, advance):
-        texts = []
+        rows = []
         for start in range(0, len(indices), runner.batch_size):
             batch = indices[start:start + runner.batch_size]
-            texts += generate_answers(runner.model, runner.tokenizer, data.table, batch, data.splice, max_new_tokens,
-                                      runner.device, first_tokens)
+            scores, texts = rank_and_generate(runner.model, runner.tokenizer, data.table, batch, readout, data.splice,
+                                              max_new_tokens, runner.device, first_tokens)
+            rows += [(None if scores is None else scores[i], text) for i, text in enumerate(texts)]
             advance(len(batch))
-        return texts
+        return rows
 
-    generated, seconds = runner.sharded("generate", data.table.num_rows, work)
-    metrics, columns, hit = generation_metrics(generated, data)
-    return ModeResult(metrics, columns, hit, seconds)
+    name = "rank+generate" if readout else "generate"
+    rows, seconds = runner.sharded(name, data.table.num_rows, work)
+    metrics, columns, hit = generation_metrics([text for _, text in rows], data)
+    generated = ModeResult(metrics, columns, hit, seconds, name)
+    if readout is None:
+        return {"generate": generated}
+    return {"rank": ranked(np.stack([scores for scores, _ in rows]), data.target_col, seconds, name),
+            "generate": generated}
 
 
 def score_mode(runner: Runner, data: EvalSet, normalisation: str) -> ModeResult:
