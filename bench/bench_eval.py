@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import torch
-
-from recsys import layout
-from recsys.config import EvalParams
-from recsys.eval.evaluate import evaluate
-from recsys.io import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.experiments import machine  # noqa: E402
+from recsys import layout  # noqa: E402
+from recsys.config import EvalParams  # noqa: E402
+from recsys.eval.evaluate import evaluate  # noqa: E402
+from recsys.io import read_json  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
     chars = lambda column: float(np.mean([len(titles[c[int(np.argmax(s))]]) for c, s in  # noqa: E731
                                           zip(predictions["candidates"], predictions[column])]))
     seconds = {mode: timing[f"{mode}.seconds_per_example"] for mode in ("rank", "generate", "score", "rank+generate")}
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+    report = {"machine": machine(),
               "examples": metrics["n"], "seconds_per_example": seconds,
               "rank_speedup_over_generate": seconds["generate"] / seconds["rank"],
               "rank_speedup_over_score": seconds["score"] / seconds["rank"],
