@@ -2,10 +2,11 @@
 
     python bench/bench_eval.py [--model models/llara/movielens/sasrec] [--examples 48]
 
-rank (one forward pass over the prompt), generate (the prompt, then greedy decoding to EOS),
-score (the prompt once, then K answers on its KV cache), each alone, and rank and generate from one
-shared prompt pass (as evaluate runs them), on the first N test prompts of the default pipeline's model. Also how long the titles are that each scoring rule puts first (a
-length-normalised score can favour long titles, a summed one short titles), against the candidates'.
+rank (one forward pass over the prompt), generate (the prompt, then greedy decoding to EOS) and
+score (the prompt once, then K answers on its KV cache), each alone, then rank and generate from one
+shared prompt pass (as evaluate runs them), on the first N test prompts of the default pipeline's
+model. Also how long the titles are that each scoring rule puts first (a length-normalised score
+can favour long titles, a summed one short titles), against the candidates'.
 Writes bench/results/eval.json.
 """
 
