@@ -23,8 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from recsys import layout
-from recsys.data.stats import PreparedStats
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine  # noqa: E402
+from recsys import layout  # noqa: E402
+from recsys.data.stats import PreparedStats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "out" / "data"
@@ -96,7 +100,7 @@ def main() -> None:
         dataset = {"source": "interactions", "path": str(root.resolve()), "format": fmt}
         rows.append(bench(f"synthetic {size:,}", root, dataset, args.memory_limit))
     _, import_rss = run_stage(ROOT, "--help")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
+    print(f"machine: {machine()}, Python {platform.python_version()}")
     print(f"prepare --memory-limit {args.memory_limit}; importing the recsys command alone: {import_rss:,.0f} MiB RSS")
     print("| data | interactions | users | items | train windows | prepare (s) | prepare peak RSS (MiB) "
           "| materialize (s) | materialize peak RSS (MiB) |")

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.experiments import machine  # noqa: E402
+from bench.machine import machine  # noqa: E402
 from recsys import layout  # noqa: E402
 from recsys.config import EvalParams  # noqa: E402
 from recsys.eval.evaluate import evaluate  # noqa: E402

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> (train.precision, attention, lora.dropout, gradient checkpointing)
@@ -79,7 +83,7 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"{name:26s} {results[-1]['tokens_per_s']:6.0f} tokens/s  peak RSS {results[-1]['peak_rss_mib']:6.0f} MiB"
               f"  losses {results[-1]['losses']}", flush=True)
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    report = {"machine": f"{machine()}, Python {platform.python_version()}",
               "steps_timed": args.steps, "results": results}
     out = ROOT / "bench/results/finetune.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
-from recsys import layout
-from recsys.eval.outputs import rate, sr_hr1
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine  # noqa: E402
+from recsys import layout  # noqa: E402
+from recsys.eval.outputs import rate, sr_hr1  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_HR1 = {
@@ -105,8 +107,7 @@ def main() -> None:
             result = run_worker(model, directory, args.overrides)
             lines.append(row(directory.name, model, result))
             print(lines[-1], file=sys.stderr, flush=True)
-    print(f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch {result['torch']} with {result['torch_threads']} "
+    print(f"Machine: {machine()}, torch {result['torch']} with {result['torch_threads']} "
           f"threads. Overrides: {' '.join(args.overrides) or 'none (defaults)'}.\n")
     print("\n".join(lines))
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,24 +22,18 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from recsys import layout
-from recsys.eval.batch import read_batch, recommend_batch, write_parquet
-from recsys.eval.recommend import rank_candidates, read_request
-from recsys.io import read_column
-from recsys.llm.card import ModelCard
-from stages.common import read_sections
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: `bench` is a package of the checkout's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine  # noqa: E402
+from recsys import layout  # noqa: E402
+from recsys.eval.batch import read_batch, recommend_batch, write_parquet  # noqa: E402
+from recsys.eval.recommend import rank_candidates, read_request  # noqa: E402
+from recsys.io import read_column  # noqa: E402
+from recsys.llm.card import ModelCard  # noqa: E402
+from stages.common import read_sections  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    """lscpu's `Model name`, the machine the seconds belong to."""
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")]
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def draw_histories(test: Path, n: int) -> tuple[list[list[int]], bool]:
@@ -83,7 +75,7 @@ def report(args: argparse.Namespace, k: int, replace: bool, single: float, batch
         "",
         f"`python bench/bench_recommend.py --n {args.n}`: {args.model}, K = {k} candidates, batch size "
         f"{args.batch_size}; {args.n} histories of {args.test} drawn with seed 0 ({drawn}); one run each.",
-        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"Machine: {machine()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads).",
         "",
         "| mode | histories | seconds | seconds per history |",

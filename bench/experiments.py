@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ if __package__ in (None, ""):  # run as `python bench/experiments.py`: `bench` i
 
 from bench.cells import (CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT_CELLS, backbone, current, datasets,
                          overrides, settings)
+from bench.machine import machine
 from bench.tables import ARCHIVE, render, rows_recorded_elsewhere
 from recsys import layout
 from recsys.eval.outputs import parse_hits
@@ -82,22 +82,6 @@ def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
     if cell in ZERO_SHOT_CELLS:
         record["zero_shot"] = json.loads(git("show", f"{refs[0]}:{zero}/metrics.json"))
     return record
-
-
-def machine() -> str:
-    """The processor and the precision `auto` computes in on it: cells from different machines differ in both
-    (fp32 where a CPU has no AMX tiles), which a wall time or a small HR@1 difference can reflect."""
-    import torch
-
-    from recsys.llm.precision import autocast_dtype
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpus = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = cpus[0] if cpus else platform.processor() or platform.machine()
-    processor = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu
-    precision = "bf16 autocast" if autocast_dtype("auto", device) else "fp32"
-    return f"{processor}, {os.cpu_count()} CPUs, {platform.system()}, {precision}"
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-from bench.experiments import machine  # noqa: E402
+from bench.machine import machine  # noqa: E402
 from helpers import planted_hr1  # noqa: E402
 from recsys.llm import behaviour  # noqa: E402
 from recsys.llm.model import load_llara  # noqa: E402
