@@ -46,6 +46,14 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
+def require_branch(root: Path = ROOT) -> None:
+    """Refuse to run on a detached HEAD: a `dvc exp run` stopped while it starts leaves one, and every result
+    committed after it would then sit on no branch (and never reach CI)."""
+    if subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True).returncode:
+        raise SystemExit(f"{root}: HEAD is detached (a `dvc exp run` stopped during its start leaves it so): "
+                         "`git switch <branch>` before running cells")
+
+
 def run_command(dataset: str, cell: str, force: bool) -> list[str]:
     """`dvc exp run --temp -n <dataset>-<cell> -S ...`, with the stage it stops at for a cell that stops early."""
     command = ["dvc", "exp", "run", "--temp", "-n", f"{dataset}-{cell}", "-S", f"data.dataset={dataset}"]
@@ -104,6 +112,7 @@ def main() -> None:
             if rows_recorded_elsewhere(args.dataset, cell, results) and not args.force:
                 print(f"{args.dataset}-{cell}: its rows are recorded by other cells, skipped (--force runs it)")
                 continue
+            require_branch()
             results[f"{args.dataset}-{cell}"] = run_cell(args.dataset, cell, args.force)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

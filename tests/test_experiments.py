@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from bench import cells, experiments, tables
 from helpers import REPO
 
@@ -193,3 +197,16 @@ def test_the_script_runs_from_any_directory_with_every_cell_as_a_choice(tmp_path
     shown = subprocess.run([sys.executable, str(REPO / "bench" / "experiments.py"), "run", "--help"], cwd=tmp_path,
                            capture_output=True, text=True, check=True).stdout
     assert "no-item-scores" in shown and "no-user-token" in shown and "movielens-llara" in shown
+
+
+def test_cells_refuse_to_run_on_a_detached_head(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "first")
+    experiments.require_branch(tmp_path)  # on a branch: runs
+    git("checkout", "-q", "--detach")
+    with pytest.raises(SystemExit, match="HEAD is detached"):
+        experiments.require_branch(tmp_path)
