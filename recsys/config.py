@@ -378,6 +378,10 @@ class TrainParams:
         "behaviour (behaviour token only), id ('item 14'), text, text-user (text + the user token alone)",
         ("hybrid", "behaviour", "id", "text", "text-user"),
     )
+    examples_from: str = opt(
+        "train", "the split whose prompts the LM trains on: train (windows the SR model was fitted on, where its first "
+        "choice is right more often than on unseen ones) or val (windows it never fitted, stacking's out-of-fold rule: "
+        "with data.split loo, every user's second-to-last item; needs eval_points: 0)", ("train", "val"))
     two_stage_fraction: float = opt(0.5, "two-stage: share of steps on the text task", bounds=SHARE)
     epochs: int = opt(1, "passes over the materialised training prompts", bounds=COUNT)
     max_steps: Optional[int] = opt(None, "optimiser steps; overrides epochs when set", bounds=COUNT)
@@ -426,6 +430,8 @@ class TrainParams:
         if self.letter_weight and self.readout == "letters":
             return ("letter_weight trains the index letters toward the read-out, which here is the letters "
                     "themselves: set letter_weight: 0 or readout: slot")
+        if self.examples_from == "val" and self.eval_points:
+            return "examples_from: val trains on the prompts eval_points would validate on: set eval_points: 0"
         if self.sr_prior and self.readout != "slot":
             return "sr_prior adds the SR model's scores to the slot read-out: set readout: slot or sr_prior: false"
         return None

@@ -249,6 +249,22 @@ def test_text_user_task_trains_the_user_token_and_never_the_item_projector(works
         finetune(inputs, LoraParams(r=2, alpha=4), train, tmp_path / "out", tmp_path / "ckpt", progress=False)
 
 
+def test_out_of_fold_training_reads_the_val_prompts_the_sr_model_never_fitted(workspace):
+    """train.examples_from: val trains on every user's second-to-last item (LOO), which the SR model only validated
+    on; the learning curve would read the same prompts, so a run asking for one is refused."""
+    from recsys.llm.finetune import Trainer
+
+    train = TrainParams(examples_from="val", max_steps=1, batch_size=2, grad_accum=1, eval_points=0)
+    trainer = Trainer(finetune_inputs(workspace), LoraParams(r=2, alpha=4), train, workspace / "oof-ckpt")
+    val = {task: read_all(workspace / "prompts" / "val" / task) for task in ("text", "hybrid")}
+    assert trainer.shards.keys() == val.keys()
+    for task, table in val.items():
+        assert trainer.shards[task].column("example_id").to_pylist() == table.column("example_id").to_pylist()
+    assert val["text"].num_rows == 10 != read_all(workspace / "prompts" / "train" / "text").num_rows  # 10 users, 12
+    assert "set eval_points: 0" in TrainParams(examples_from="val").inconsistency()
+    assert TrainParams(examples_from="val", eval_points=0).inconsistency() is None
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(workspace):
     train = TrainParams(max_steps=4, batch_size=2, grad_accum=2, lr=1e-2, checkpoint_every=1, seed=3)
     run_finetune(workspace, "straight", train)

@@ -105,7 +105,8 @@ class Trainer:
             raise InputError("train.letter_weight", "the letter term needs prompts with index letters "
                              "(prompts.index_letters: true), or set it to 0")
         self.variant = trained_variant(train.schedule, train.hard_variant)
-        self.shards = training_tables(inputs, self.variant, self.manifest)
+        self.shards = training_tables(inputs.prompts / train.examples_from, inputs.sr_model, self.variant,
+                                      self.manifest)
         user_dim = _user_dim(self.shards[self.variant])
         spec = VARIANTS[self.variant]
         if spec.user_slot and not spec.spliced and not user_dim:
@@ -254,13 +255,12 @@ def finetune(inputs: FinetuneInputs, lora: LoraParams, train: TrainParams, out: 
             "tokens_per_s": tokens / seconds if seconds else 0.0, "val_hr@1": curve[-1]["val_hr@1"] if curve else None}
 
 
-def training_tables(inputs: FinetuneInputs, variant: str, manifest: PromptManifest) -> dict[str, pa.Table]:
-    """The text task's and the hard task's training prompts (the same examples, row for row; a behavioural task's
-    candidates may be listed in another order, recsys.prompts.order)."""
-    tables = {task: prompt_table(inputs.prompts / "train" / task, inputs.sr_model, manifest)
-              for task in {"text", variant}}
+def training_tables(folder: Path, sr_model: Path, variant: str, manifest: PromptManifest) -> dict[str, pa.Table]:
+    """The text task's and the hard task's training prompts under `folder` (a split's prompts: the same examples,
+    row for row; a behavioural task's candidates may be listed in another order, recsys.prompts.order)."""
+    tables = {task: prompt_table(folder / task, sr_model, manifest) for task in {"text", variant}}
     if tables["text"].num_rows == 0:
-        raise InputError(str(inputs.prompts / "train"), "no training prompts (run `recsys materialize`)")
+        raise InputError(str(folder), "no training prompts (run `recsys materialize`)")
     return tables
 
 
