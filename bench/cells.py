@@ -70,8 +70,8 @@ TABLES = {
     "rq2": ["id-only", "text-only", "behaviour-only", "user-token-only", "no-user-token", "llara-sasrec"],
     "rq3": ["direct", "two-stage", "llara-sasrec"],
     "backbone": ["out-of-fold"],
-    "levers": ["llara-sasrec", "no-sr-prior", "given-order", "no-user-token", "no-item-scores", "no-letter-training", "no-teacher", "letters-readout",
-               "answer-loss-only", "paper-faithful"],
+    "levers": ["llara-sasrec", "no-sr-prior", "given-order", "no-user-token", "no-item-scores", "no-letter-training",
+               "no-teacher", "letters-readout", "answer-loss-only", "paper-faithful"],
 }
 # table -> the claims it was built to decide, each (row, what it should beat: a cell, or the row's SR backbone), the
 # paper's for RQ1-RQ3 (LLaRA above its backbones and text-only; the hybrid prompt above the other representations; the
@@ -118,8 +118,8 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "text-only": "text only (TALLRec-like: same LM, text prompts)",
           "id-only": "ID index only (\"item 14\")", "behaviour-only": "behaviour token only",
           "user-token-only": "the user token alone (text prompt: titles and [PH], the SR state in the user token)",
-          "direct": "direct (hybrid from step 0)",
-          "out-of-fold": "LLaRA (SASRec) trained on the val windows the SR model never fitted (train.examples_from val)", "two-stage": "two-stage (text, then hybrid)",
+          "direct": "direct (hybrid from step 0)", "two-stage": "two-stage (text, then hybrid)",
+          "out-of-fold": "LLaRA (SASRec) trained on the val windows the SR model never fitted (examples_from val)",
           "no-teacher": "without the SR teacher (distill_weight 0)",
           "letters-readout": "letters read-out (LlamaRec's verbalizer) instead of the slot read-out",
           "answer-loss-only": "answer loss only (no listwise, no teacher; ranked by its letters)",
