@@ -69,15 +69,15 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "| sasrec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.3444 |" in rq1
     # McNemar by hand: vs popularity 8 users only LLaRA, 2 only popularity -> 2 * (1 + 10 + 45) / 2**10;
     # vs SASRec (hits every user) 10 discordant, all SASRec's -> 2 / 2**10; vs text-only 6, all LLaRA's -> 2 / 2**6
-    assert (f"| {2 * 56 / 1024:.3g} | {2 / 1024:.3g} | {2 / 64:.3g} | 0.9684 / 0.4421 "
+    assert (f"| {2 * 56 / 1024:.3g} | {2 / 1024:.3g} (0 / 10) | {2 / 64:.3g} | 0.9684 / 0.4421 "
             "| `movielens-llara-sasrec` (30 min) |") in rq1
     # the claims RQ1 was built for that are recorded here: llara-sasrec > sasrec (p = 2 / 2**10), > text-only
     # (2 / 2**6) and llara-morec > morec (text's hits against SASRec's all-ones: 16 discordant, p = 2 / 2**16); Holm:
     # x3, x2, x1 in order of p
     assert "Holm-corrected over the 3 recorded under today's settings" in rq1
-    assert f"| llara-sasrec > sasrec | rank | 0.500 vs 1.000 | 20 | {2 / 1024:.3g} | {2 * 2 / 1024:.3g} | refuted |" in rq1
-    assert f"| llara-morec > morec | rank | 0.200 vs 1.000 | 20 | {2 / 2**16:.3g} | {3 * 2 / 2**16:.3g} | refuted |" in rq1
-    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.200 | 20 | {2 / 64:.3g} | {2 / 64:.3g} | reproduced |" in rq1
+    assert f"| llara-sasrec > sasrec | rank | 0.500 vs 1.000 | 20 | 0 / 10 | {2 / 1024:.3g} | {2 * 2 / 1024:.3g} | refuted |" in rq1
+    assert f"| llara-morec > morec | rank | 0.200 vs 1.000 | 20 | 0 / 16 | {2 / 2**16:.3g} | {3 * 2 / 2**16:.3g} | refuted |" in rq1
+    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.200 | 20 | 6 / 0 | {2 / 64:.3g} | {2 / 64:.3g} | reproduced |" in rq1
     assert ("| LLaRA (SASRec), hybrid, curriculum | 0.9000 | 0.5000 [0.400, 0.600] | 0.2500 [0.200, 0.300] "
             "| 0.1500 [0.100, 0.200] |") in rq1
     rq3 = rendered.split("## RQ3")[1]
@@ -91,7 +91,7 @@ def test_tables_render_recorded_cells_with_intervals_paper_figures_and_paired_p_
     assert "GPT-4 (not run here: no network)" in rq1
     # vs popularity: 2 discordant users, both popularity's -> p = 2 / 2**2 = 0.5
     assert ("| LLaRA (SASRec), the paper's recipe (title answer, answer loss, no teacher) | 0.9000 | - | 0.2500 "
-            f"[0.200, 0.300] | 0.1500 [0.100, 0.200] | 0.5 | {2 / 2**18:.3g} | 1 | - | `movielens-paper-faithful` (30 min) |") in rq1
+            f"[0.200, 0.300] | 0.1500 [0.100, 0.200] | 0.5 | {2 / 2**18:.3g} (0 / 18) | 1 | - | `movielens-paper-faithful` (30 min) |") in rq1
     assert "| morec | 1.0000 | 0.5000 [0.400, 0.600] | - | - |" in rq1 and "| 1.0000 / 0.2822 |" in rq1  # MoRec's SR row
     assert "| LLaRA (MoRec: SASRec over MiniLM title features) | 0.9000 | 0.2000 [0.100, 0.300] |" in rq1
     assert "`movielens-llara-morec` (restored from the run cache of the workspace's dvc repro) |" in rq1
@@ -106,10 +106,10 @@ def test_a_cell_recorded_under_other_settings_is_marked_left_out_of_the_claims_a
     rendered = tables.render(results)
     rq3 = rendered.split("## RQ3")[1].split("##")[0]
     assert "| `movielens-direct` † (30 min) |" in rq3
-    assert f"| llara-sasrec > direct | rank | 0.500 vs 0.000 | 20 | {2 / 1024:.3g} | - | earlier settings †: rerun |" in rq3
+    assert f"| llara-sasrec > direct | rank | 0.500 vs 0.000 | 20 | 10 / 0 | {2 / 1024:.3g} | - | earlier settings †: rerun |" in rq3
     assert "† Recorded under other settings than today's params.yaml (earlier defaults): direct" in rq3
     rq2 = rendered.split("## RQ2")[1].split("##")[0]  # today's: 10 discordant users, all LLaRA's
-    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.000 | 20 | {2 / 1024:.3g} | {2 / 1024:.3g} | reproduced |" in rq2
+    assert f"| llara-sasrec > text-only | rank | 0.500 vs 0.000 | 20 | 10 / 0 | {2 / 1024:.3g} | {2 / 1024:.3g} | reproduced |" in rq2
 
 
 def test_the_baselines_cell_gives_rq1_its_zero_shot_and_morec_rows_without_a_language_model_row():
