@@ -26,8 +26,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/experiments.py`: `bench` is a package of the checkout's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cells import (CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT_CELLS, backbone, current, datasets,
-                         overrides, settings)
+from bench.cells import (CELLS, NO_LANGUAGE_MODEL, ROOT, STOPS, TABLES, ZERO_SHOT_CELLS, asked, backbone, current,
+                         datasets, overrides, settings)
 from bench.machine import machine
 from bench.tables import ARCHIVE, render, rows_recorded_elsewhere
 from recsys import layout
@@ -104,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "run":
         results = load_results()
-        for cell in dict.fromkeys(args.cells + TABLES.get(args.table, [])):
+        for cell in dict.fromkeys(args.cells + (asked(args.table, args.dataset) if args.table else [])):
             recorded = results.get(f"{args.dataset}-{cell}")
             if recorded and current(recorded) and not args.force:
                 print(f"{args.dataset}-{cell}: recorded, skipped (--force reruns it)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.cells import (CELLS, CLAIMS, LABELS, LLARA_CELLS, NO_LANGUAGE_MODEL, PAPER_DATA, PAPER_RQ1, PAPER_RQ3,
-                         REFERENCE, ROOT, TABLES, TITLES, ZERO_SHOT_CELLS, backbone, current, datasets, default_params)
+                         REFERENCE, ROOT, TABLES, TITLES, ZERO_SHOT_CELLS, asked, backbone, current, datasets, default_params)
 from recsys.config import EvalParams, LLMParams, PromptParams, TrainParams, section
 from recsys.eval.outputs import POPULARITY, SR, VALID_RATIO, hr1, paired_key, rate, sr_hr1
 from recsys.eval.paired import compare, holm
@@ -206,7 +206,7 @@ def render(results: dict, archived: dict | None = None) -> str:
         for name, title in TITLES.items():
             if body := table(name, dataset, results):
                 lines += [f"## {title}: {dataset}", "", *body, ""]
-                missing = [cell for cell in TABLES[name]
+                missing = [cell for cell in asked(name, dataset)
                            if f"{dataset}-{cell}" not in results and not rows_recorded_elsewhere(dataset, cell, results)]
                 stale = [cell for cell in TABLES[name]
                          if f"{dataset}-{cell}" in results and not current(results[f"{dataset}-{cell}"])]

@@ -170,17 +170,37 @@ def test_every_param_and_every_cell_override_is_a_key_of_params_yaml():
 
 def test_the_baselines_cell_is_not_missing_once_other_cells_hold_its_zero_shot_and_morec_rows():
     popularity = [1, 1] + [0] * 8
-    sasrec = fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity, "steam")
-    morec = fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity, "steam")
-    with_morec = {"steam-llara-sasrec": sasrec, "steam-llara-morec": morec}
+    sasrec = fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity, "lastfm")
+    morec = fake("llara-morec", 0.3, [1] * 3 + [0] * 7, popularity, "lastfm")
+    with_morec = {"lastfm-llara-sasrec": sasrec, "lastfm-llara-morec": morec}
     # without a zero-shot row the baselines cell still has one to give
-    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines" in tables.render(with_morec)
+    assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only, baselines (" in tables.render(with_morec)
     sasrec["zero_shot"] = {**sasrec["metrics"], "generate.valid_ratio": 0.25}
-    assert tables.rows_recorded_elsewhere("steam", "baselines", with_morec)
-    assert not tables.rows_recorded_elsewhere("steam", "baselines", {"steam-llara-sasrec": sasrec})
-    assert not tables.rows_recorded_elsewhere("steam", "llara-caser", with_morec)
-    rq1 = tables.render(with_morec).split("## RQ1: LLaRA against its peers: steam")[1].split("##")[0]
+    assert tables.rows_recorded_elsewhere("lastfm", "baselines", with_morec)
+    assert not tables.rows_recorded_elsewhere("lastfm", "baselines", {"lastfm-llara-sasrec": sasrec})
+    assert not tables.rows_recorded_elsewhere("lastfm", "llara-caser", with_morec)
+    rq1 = tables.render(with_morec).split("## RQ1: LLaRA against its peers: lastfm")[1].split("##")[0]
     assert "Not run yet: paper-faithful, llara-gru4rec, llara-caser, text-only (`python" in rq1
+
+
+def test_a_large_data_sets_rq1_asks_one_more_backbone_and_shows_the_others_when_recorded():
+    popularity = [1, 1] + [0] * 8
+    sasrec = fake("llara-sasrec", 0.5, [1] * 5 + [0] * 5, popularity, "movielens-loo")
+    sasrec["zero_shot"] = {**sasrec["metrics"], "generate.valid_ratio": 0.25}
+    assert cells.asked("rq1", "movielens-loo") == ["llara-sasrec", "paper-faithful", "llara-gru4rec", "text-only",
+                                                   "baselines", "baselines-caser"]
+    assert cells.asked("rq1", "movielens") == [cell for cell in cells.TABLES["rq1"] if cell != "baselines-caser"]
+    rq1 = tables.render({"movielens-loo-llara-sasrec": sasrec}).split("## RQ1: LLaRA against its peers: movielens-loo")[1]
+    assert "Not run yet: paper-faithful, llara-gru4rec, text-only, baselines, baselines-caser (`python" in rq1
+    # Caser's SR row comes from its baselines cell, which stops before fine-tuning
+    assert experiments.run_command("movielens-loo", "baselines-caser", force=False)[-3:] == [
+        "-S", "sr.model=caser", "evaluate@zero-shot"]
+    # a LLaRA row it does not ask for is shown once recorded, with its claim, and then gives Caser's SR row
+    caser = fake("llara-caser", 0.3, [1] * 3 + [0] * 7, popularity, "movielens-loo")
+    recorded = {"movielens-loo-llara-sasrec": sasrec, "movielens-loo-llara-caser": caser}
+    rq1 = tables.render(recorded).split("## RQ1: LLaRA against its peers: movielens-loo")[1].split("\n## ")[0]
+    assert "| LLaRA (Caser) | 0.9000 | 0.3000 [0.200, 0.400] |" in rq1 and "| llara-caser > caser | rank |" in rq1
+    assert "Not run yet: paper-faithful, llara-gru4rec, text-only, baselines (`python" in rq1
 
 
 def test_the_machines_line_names_the_few_cells_a_machine_ran_and_counts_the_many():
