@@ -74,21 +74,26 @@ def run_cell(dataset: str, cell: str, force: bool) -> dict:
     return read_cell(dataset, cell, " ".join(command), round(time.perf_counter() - began))
 
 
-def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
-    """A cell's record from its newest experiment commit (a cell rerun on another baseline leaves the older ref)."""
-    name = f"{dataset}-{cell}"
+def experiment_ref(name: str) -> str:
+    """A named experiment's newest commit under refs/exps (a cell rerun on another baseline leaves the older ref)."""
     refs = [r for r in git("for-each-ref", "--sort=-creatordate", "--format=%(refname)", "refs/exps").split()
             if r.endswith(f"/{name}")]
     if not refs:
-        raise SystemExit(f"experiment {name!r}: no refs/exps entry after `dvc exp run` (see its output above)")
+        raise SystemExit(f"experiment {name!r}: no refs/exps entry (`dvc exp run` records one; see its output)")
+    return refs[0]
+
+
+def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
+    """A cell's record from its experiment's commit."""
+    ref = experiment_ref(f"{dataset}-{cell}")
     zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
     evaluated = zero if cell in NO_LANGUAGE_MODEL else layout.metrics(dataset, backbone(cell)).as_posix()
-    record = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", refs[0]).strip(),
+    record = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", ref).strip(),
               "wall_seconds": seconds, "machine": machine(), "settings": settings(dataset, cell),
-              "metrics": json.loads(git("show", f"{refs[0]}:{evaluated}/metrics.json")),
-              "hits": parse_hits(git("show", f"{refs[0]}:{evaluated}/hits.csv"))[1]}
+              "metrics": json.loads(git("show", f"{ref}:{evaluated}/metrics.json")),
+              "hits": parse_hits(git("show", f"{ref}:{evaluated}/hits.csv"))[1]}
     if cell in ZERO_SHOT_CELLS:
-        record["zero_shot"] = json.loads(git("show", f"{refs[0]}:{zero}/metrics.json"))
+        record["zero_shot"] = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
     return record
 
 
