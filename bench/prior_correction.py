@@ -90,6 +90,8 @@ def sources(dataset: str, sr_model: str, experiment: str | None) -> tuple[str, s
              layout.sr_model(dataset, sr_model) / "scores_test.parquet")
     if experiment:
         return dataset, sr_model, *(experiment_output(experiment, path) for path in paths), f"--experiment {experiment}"
+    if missing := [path.as_posix() for path in paths if not (ROOT / path).is_file()]:
+        raise SystemExit(f"{missing[0]}: not in this workspace (`dvc repro` writes it), or name a recorded --experiment")
     return dataset, sr_model, *(ROOT / path for path in paths), f"--dataset {dataset} --sr-model {sr_model}"
 
 

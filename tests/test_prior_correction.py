@@ -4,6 +4,7 @@ departures from the SR model's first choice are counted by its margin."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bench import prior_correction
 
@@ -27,3 +28,9 @@ def test_departures_are_counted_won_and_lost_by_the_sr_models_margin():
     assert prior_correction.departures_by_margin(prior, ranked, target, bins=2) == [
         "| 0.10 to 1.10 | 2 | 0.500 | 0.500 | 2 | 1 / 1 |",
         "| 1.10 to 3.00 | 2 | 0.500 | 0.500 | 1 | 0 / 0 |"]
+
+
+def test_a_workspace_without_the_runs_outputs_is_named_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(prior_correction, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match=r"^metrics/lastfm/gru4rec/predictions.parquet: not in this workspace"):
+        prior_correction.sources("lastfm", "gru4rec", None)
