@@ -42,6 +42,14 @@ def load_results() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
 
 
+def record(result: dict) -> None:
+    """Add one cell's record to the file as it is now, not as it was when the run began: what changed in it while
+    the cell ran (another run's record, a record edited by hand) stays."""
+    results = load_results() | {f"{result['dataset']}-{result['cell']}": result}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
@@ -108,8 +116,8 @@ def main() -> None:
     sub.add_parser("tables", help=f"rewrite {REPORT.name} from the recorded results")
     args = parser.parse_args()
     if args.command == "run":
-        results = load_results()
         for cell in dict.fromkeys(args.cells + (asked(args.table, args.dataset) if args.table else [])):
+            results = load_results()
             recorded = results.get(f"{args.dataset}-{cell}")
             if recorded and current(recorded) and not args.force:
                 print(f"{args.dataset}-{cell}: recorded, skipped (--force reruns it)")
@@ -118,9 +126,7 @@ def main() -> None:
                 print(f"{args.dataset}-{cell}: its rows are recorded by other cells, skipped (--force runs it)")
                 continue
             require_branch()
-            results[f"{args.dataset}-{cell}"] = run_cell(args.dataset, cell, args.force)
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+            record(run_cell(args.dataset, cell, args.force))
     REPORT.write_text(render(load_results(), json.loads(ARCHIVE.read_text()) if ARCHIVE.exists() else None) + "\n")
     print(f"wrote {REPORT}")
 

@@ -133,7 +133,7 @@ def test_a_cells_own_override_replaces_its_data_sets_and_the_rest_are_kept():
     base = ["dvc", "exp", "run", "--temp"]
     assert experiments.run_command("steam", "text-only", force=False) == base + [
         "-n", "steam-text-only", "-S", "data.dataset=steam", "-S", "eval.modes=[rank,generate]",
-        "-S", "train.schedule=text-only", "evaluate@llara"]
+        "-S", "train.eval_points=0", "-S", "train.schedule=text-only", "evaluate@llara"]
     # the paper's recipe has no read-out: on Steam it generates only, elsewhere it generates and scores
     paper = experiments.run_command("steam", "paper-faithful", force=True)
     assert [arg for arg in paper if arg.startswith("eval.modes=")] == ["eval.modes=[generate]"]
@@ -147,7 +147,7 @@ def test_only_the_default_cell_and_baselines_run_the_zero_shot_stage_the_others_
     assert experiments.run_command("steam", "llara-gru4rec", force=False)[-3:] == ["-S", "sr.model=gru4rec",
                                                                                  "evaluate@llara"]
     assert experiments.run_command("steam", "text-only", force=True)[-2:] == ["--force", "evaluate@llara"]
-    assert experiments.run_command("steam", "llara-sasrec", force=False)[-1] == "eval.modes=[rank,generate]"
+    assert experiments.run_command("steam", "llara-sasrec", force=False)[-1] == "train.eval_points=0"
     assert experiments.run_command("lastfm", "baselines", force=False)[-1] == "evaluate@zero-shot"
 
 
@@ -201,6 +201,14 @@ def test_a_large_data_sets_rq1_asks_one_more_backbone_and_shows_the_others_when_
     rq1 = tables.render(recorded).split("## RQ1: LLaRA against its peers: movielens-loo")[1].split("\n## ")[0]
     assert "| LLaRA (Caser) | 0.9000 | 0.3000 [0.200, 0.400] |" in rq1 and "| llara-caser > caser | rank |" in rq1
     assert "Not run yet: paper-faithful, llara-gru4rec, text-only, baselines (`python" in rq1
+
+
+def test_a_record_joins_the_file_as_it_is_when_the_cell_ends(tmp_path, monkeypatch):
+    results = tmp_path / "experiments.json"
+    monkeypatch.setattr(experiments, "RESULTS", results)
+    results.write_text('{"lastfm-text-only": {"cell": "text-only"}}')  # written while the cell ran
+    experiments.record({"dataset": "steam", "cell": "direct", "wall_seconds": 60})
+    assert set(experiments.load_results()) == {"lastfm-text-only", "steam-direct"}
 
 
 def test_the_machines_line_names_the_few_cells_a_machine_ran_and_counts_the_many():
