@@ -60,7 +60,8 @@ DATASET_OVERRIDES = {"steam": ["eval.modes=[rank,generate]", "train.eval_points=
 # (data set, cell) -> overrides over the cell's own: the paper's recipe has no read-out to rank by, so on Steam it
 # generates only
 CELL_OVERRIDES = {("steam", "paper-faithful"): ["eval.modes=[generate]"]}
-NO_LANGUAGE_MODEL = ("baselines", "baselines-caser")  # cells without a fine-tuned row: their SR backbone and the zero-shot base model
+# cells without a fine-tuned row: their SR backbone and the zero-shot base model
+NO_LANGUAGE_MODEL = ("baselines", "baselines-caser")
 ZERO_SHOT_CELLS = ("llara-sasrec", *NO_LANGUAGE_MODEL)  # the cells that record the zero-shot row
 # cell -> the DVC stage it stops at. The zero-shot row is the same in every cell, so only ZERO_SHOT_CELLS run it: the
 # run cache restores it for new training params, but the stage's key holds sr.model (for its paired test against

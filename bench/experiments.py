@@ -96,13 +96,13 @@ def read_cell(dataset: str, cell: str, command: str, seconds: int) -> dict:
     ref = experiment_ref(f"{dataset}-{cell}")
     zero = layout.metrics(dataset, layout.ZERO_SHOT).as_posix()
     evaluated = zero if cell in NO_LANGUAGE_MODEL else layout.metrics(dataset, backbone(cell)).as_posix()
-    record = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", ref).strip(),
+    result = {"dataset": dataset, "cell": cell, "command": command, "rev": git("rev-parse", ref).strip(),
               "wall_seconds": seconds, "machine": machine(), "settings": settings(dataset, cell),
               "metrics": json.loads(git("show", f"{ref}:{evaluated}/metrics.json")),
               "hits": parse_hits(git("show", f"{ref}:{evaluated}/hits.csv"))[1]}
     if cell in ZERO_SHOT_CELLS:
-        record["zero_shot"] = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
-    return record
+        result["zero_shot"] = json.loads(git("show", f"{ref}:{zero}/metrics.json"))
+    return result
 
 
 def main() -> None:
