@@ -255,7 +255,8 @@ def test_pickled_numpy_scalars_load_and_code_is_still_refused(tmp_path):
 STUCK_PREPARE = (
     "import sys, time, typer\n"
     "import recsys.data.prepare\n"
-    "recsys.data.prepare._prepare_into = lambda *args: time.sleep(120)\n"
+    "marker = sys.argv.pop()\n"
+    "recsys.data.prepare._prepare_into = lambda *args: (open(marker, 'w').close(), time.sleep(120))\n"
     "from stages.prepare import command\n"
     "sys.argv[:] = ['prepare', '--params', sys.argv[1], '--out', sys.argv[2]]\n"
     "typer.run(command)\n"
@@ -263,7 +264,8 @@ STUCK_PREPARE = (
 
 
 def stuck_prepare(root: Path):
-    """A prepare subprocess, once it has made its `.out.tmp-*` and `.prepare-scratch-*` folders."""
+    """A prepare subprocess, once it has made its `.out.tmp-*` and `.prepare-scratch-*` folders and sleeps in the
+    stubbed preparation (a signal that lands in a DuckDB query instead ends as DuckDB's "Query interrupted")."""
     import subprocess
     import sys
     import time
@@ -271,10 +273,11 @@ def stuck_prepare(root: Path):
     from helpers import REPO
 
     params = write_params(root, {}, toy_dataset(root))
-    process = subprocess.Popen([sys.executable, "-c", STUCK_PREPARE, str(params), str(root / "out")], cwd=REPO,
-                               stderr=subprocess.PIPE, text=True)
+    marker = root / "preparing"
+    process = subprocess.Popen([sys.executable, "-c", STUCK_PREPARE, str(params), str(root / "out"), str(marker)],
+                               cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(root.glob(".prepare-scratch-*")):
+    while not (marker.exists() and list(root.glob(".prepare-scratch-*"))):
         assert process.poll() is None, process.stderr.read()
         assert time.monotonic() < deadline
         time.sleep(0.02)
