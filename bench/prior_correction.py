@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import yaml
+from dvc.repo import Repo
 
 if __package__ in (None, ""):  # run as a script: `bench` is a package of the checkout's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -73,10 +74,16 @@ def experiment_output(name: str, path: Path) -> Path:
                 if out["path"] == path.as_posix()), None)
     if md5 is None:
         raise SystemExit(f"experiment {name!r}: its dvc.lock has no output {path.as_posix()}")
-    cached = ROOT / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    cached = Path(Repo(ROOT).cache.local.oid_to_path(md5))  # wherever this checkout's DVC cache is configured
     if not cached.is_file():
         raise SystemExit(f"experiment {name!r}: {path.as_posix()} (md5 {md5}) is not in this checkout's DVC cache")
     return cached
+
+
+def output_paths(dataset: str, sr_model: str) -> tuple[Path, Path]:
+    """The run's predictions and the SR model's test scores, relative to the repository."""
+    return (layout.metrics(dataset, sr_model) / "predictions.parquet",
+            layout.sr_model(dataset, sr_model) / "scores_test.parquet")
 
 
 def sources(dataset: str, sr_model: str, experiment: str | None) -> tuple[str, str, Path, Path, str]:
@@ -86,10 +93,9 @@ def sources(dataset: str, sr_model: str, experiment: str | None) -> tuple[str, s
         if (record := load_results().get(experiment)) is None:
             raise SystemExit(f"bench/results/experiments.json: no experiment {experiment!r}")
         dataset, sr_model = record["dataset"], backbone(record["cell"])
-    paths = (layout.metrics(dataset, sr_model) / "predictions.parquet",
-             layout.sr_model(dataset, sr_model) / "scores_test.parquet")
-    if experiment:
+        paths = output_paths(dataset, sr_model)
         return dataset, sr_model, *(experiment_output(experiment, path) for path in paths), f"--experiment {experiment}"
+    paths = output_paths(dataset, sr_model)
     if missing := [path.as_posix() for path in paths if not (ROOT / path).is_file()]:
         raise SystemExit(f"{missing[0]}: not in this workspace (`dvc repro` writes it), or name a recorded --experiment")
     return dataset, sr_model, *(ROOT / path for path in paths), f"--dataset {dataset} --sr-model {sr_model}"
