@@ -93,8 +93,8 @@ def sources(dataset: str, sr_model: str, experiment: str | None) -> tuple[str, s
         if (record := load_results().get(experiment)) is None:
             raise SystemExit(f"bench/results/experiments.json: no experiment {experiment!r}")
         dataset, sr_model = record["dataset"], backbone(record["cell"])
-        paths = output_paths(dataset, sr_model)
-        return dataset, sr_model, *(experiment_output(experiment, path) for path in paths), f"--experiment {experiment}"
+        return (dataset, sr_model, *(experiment_output(experiment, path) for path in output_paths(dataset, sr_model)),
+                f"--experiment {experiment}")
     paths = output_paths(dataset, sr_model)
     if missing := [path.as_posix() for path in paths if not (ROOT / path).is_file()]:
         raise SystemExit(f"{missing[0]}: not in this workspace (`dvc repro` writes it), or name a recorded --experiment")
