@@ -131,7 +131,8 @@ LABELS = {"llara-sasrec": "LLaRA (SASRec), hybrid, curriculum", "llara-gru4rec":
           "out-of-fold": "LLaRA (SASRec) trained on the val windows the SR model never fitted (examples_from val)",
           "no-teacher": "without the SR teacher (distill_weight 0)",
           "letters-readout": "letters read-out (LlamaRec's verbalizer) instead of the slot read-out",
-          "answer-loss-only": "answer loss only (no listwise, no teacher; ranked by its letters)",
+          "answer-loss-only": "answer loss only (no listwise, teacher or letter term: ranked by the SR prior plus an "
+                              "untrained slot read-out)",
           "no-user-token": "hybrid without the user token (nor the item scores and SR prior that need it)",
           "no-item-scores": "without the SR model's item scores on the item tokens",
           "no-sr-prior": "the read-out alone, without the SR model's candidate scores added",
