@@ -98,8 +98,11 @@ def claim_test(dataset: str, results: dict, row: str, other: str) -> tuple | Non
 
 def claims(name: str, dataset: str, results: dict) -> list[str]:
     """The claims the table was built for, each with its uncorrected and Holm-corrected p (over the claims recorded
-    under today's settings) and a verdict: reproduced (higher, Holm p < 0.05), refuted (lower) or undecided."""
-    tested = [(row, other, test) for row, other in CLAIMS[name] if (test := claim_test(dataset, results, row, other))]
+    under today's settings) and a verdict: reproduced (higher, Holm p < 0.05), refuted (lower) or undecided. A row the
+    table does not ask for on this data set (cells.asked) joins them only when recorded under today's settings."""
+    kept = set(TABLES[name]) - set(asked(name, dataset))  # shown when recorded, judged only under today's settings
+    tested = [(row, other, test) for row, other in CLAIMS[name] if (test := claim_test(dataset, results, row, other))
+              and not any(cell in kept and not current(results[f"{dataset}-{cell}"]) for cell in (row, other))]
     if not tested:
         return []
     today = [claim for claim in tested if all(current(results[f"{dataset}-{cell}"]) for cell in claim[:2]
@@ -210,6 +213,8 @@ def render(results: dict, archived: dict | None = None) -> str:
                            if f"{dataset}-{cell}" not in results and not rows_recorded_elsewhere(dataset, cell, results)]
                 stale = [cell for cell in TABLES[name]
                          if f"{dataset}-{cell}" in results and not current(results[f"{dataset}-{cell}"])]
+                kept = [cell for cell in stale if cell not in asked(name, dataset)]
+                stale = [cell for cell in stale if cell not in kept]
                 if missing:
                     lines += [f"Not run yet: {', '.join(missing)} (`python bench/experiments.py run --dataset "
                               f"{dataset} --cells {' '.join(missing)}`).", ""]
@@ -217,6 +222,9 @@ def render(results: dict, archived: dict | None = None) -> str:
                     lines += [f"† Recorded under other settings than today's params.yaml (earlier defaults): "
                               f"{', '.join(stale)} (`python bench/experiments.py run --dataset {dataset} --cells "
                               f"{' '.join(stale)}` reruns them).", ""]
+                if kept:
+                    lines += [f"† Kept as recorded under earlier defaults, not asked for on {dataset} and so left out "
+                              f"of the claims: {', '.join(kept)}.", ""]
     if archived:
         lines += ["## The earlier regime: the paper's answer loss alone, 1,024 prompts, 64 steps", "",
                   f"From {ARCHIVE.relative_to(ROOT)}: every language-model cell lies between HR@1 0.04 and 0.14, "

@@ -201,6 +201,12 @@ def test_a_large_data_sets_rq1_asks_one_more_backbone_and_shows_the_others_when_
     rq1 = tables.render(recorded).split("## RQ1: LLaRA against its peers: movielens-loo")[1].split("\n## ")[0]
     assert "| LLaRA (Caser) | 0.9000 | 0.3000 [0.200, 0.400] |" in rq1 and "| llara-caser > caser | rank |" in rq1
     assert "Not run yet: paper-faithful, llara-gru4rec, text-only, baselines (`python" in rq1
+    # recorded under earlier defaults, it is shown but neither judged nor asked to run again
+    recorded["movielens-loo-llara-caser"] = {**caser, "settings": "an-earlier-one"}
+    rq1 = tables.render(recorded).split("## RQ1: LLaRA against its peers: movielens-loo")[1].split("\n## ")[0]
+    assert "| `movielens-loo-llara-caser` † (30 min) |" in rq1 and "llara-caser > caser" not in rq1
+    assert ("† Kept as recorded under earlier defaults, not asked for on movielens-loo and so left out of the claims: "
+            "llara-caser.") in rq1 and "Recorded under other settings" not in rq1
 
 
 def test_a_record_joins_the_file_as_it_is_when_the_cell_ends(tmp_path, monkeypatch):
