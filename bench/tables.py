@@ -96,13 +96,20 @@ def claim_test(dataset: str, results: dict, row: str, other: str) -> tuple | Non
     return mode, ours, others, won_lost(mine["hits"][mode], other_hits), p
 
 
+def kept_as_recorded(name: str, dataset: str, results: dict) -> list[str]:
+    """The rows a table shows but does not ask for on this data set (cells.asked) that ran under earlier defaults:
+    neither judged in its claims nor listed to rerun."""
+    return [cell for cell in TABLES[name] if cell not in asked(name, dataset) and f"{dataset}-{cell}" in results
+            and not current(results[f"{dataset}-{cell}"])]
+
+
 def claims(name: str, dataset: str, results: dict) -> list[str]:
     """The claims the table was built for, each with its uncorrected and Holm-corrected p (over the claims recorded
-    under today's settings) and a verdict: reproduced (higher, Holm p < 0.05), refuted (lower) or undecided. A row the
-    table does not ask for on this data set (cells.asked) joins them only when recorded under today's settings."""
-    kept = set(TABLES[name]) - set(asked(name, dataset))  # shown when recorded, judged only under today's settings
+    under today's settings) and a verdict: reproduced (higher, Holm p < 0.05), refuted (lower) or undecided; without
+    the rows kept as recorded."""
+    left_out = kept_as_recorded(name, dataset, results)
     tested = [(row, other, test) for row, other in CLAIMS[name] if (test := claim_test(dataset, results, row, other))
-              and not any(cell in kept and not current(results[f"{dataset}-{cell}"]) for cell in (row, other))]
+              and row not in left_out and other not in left_out]
     if not tested:
         return []
     today = [claim for claim in tested if all(current(results[f"{dataset}-{cell}"]) for cell in claim[:2]
@@ -213,7 +220,7 @@ def render(results: dict, archived: dict | None = None) -> str:
                            if f"{dataset}-{cell}" not in results and not rows_recorded_elsewhere(dataset, cell, results)]
                 stale = [cell for cell in TABLES[name]
                          if f"{dataset}-{cell}" in results and not current(results[f"{dataset}-{cell}"])]
-                kept = [cell for cell in stale if cell not in asked(name, dataset)]
+                kept = kept_as_recorded(name, dataset, results)
                 stale = [cell for cell in stale if cell not in kept]
                 if missing:
                     lines += [f"Not run yet: {', '.join(missing)} (`python bench/experiments.py run --dataset "
