@@ -31,10 +31,6 @@ def help_with_params(summary: str, *sections: str) -> str:
     return summary + "\n\n\b\nParams read (params.yaml, or --set KEY=VALUE):\n\n" + "\n\n".join(sections)
 
 
-def _terminated(signum, frame):
-    raise SystemExit(128 + signum)
-
-
 def _one_line(err: Exception) -> str:
     """`Type: first line of the message`, or the type alone when there is no message."""
     first = next(iter(str(err).strip().splitlines()), "")
@@ -46,13 +42,20 @@ def reports_bad_input(command):
     and exit status 1 (under `dvc repro` too), with the traceback only when RECSYS_DEBUG=1 is set.
 
     SIGTERM, which would kill the process outright, becomes SystemExit(143) while the stage runs, so
-    its cleanup (atomic_dir's temporary folder, the scratch directory) runs as for any error. Ctrl-C and
+    its cleanup (atomic_dir's temporary folder, the scratch directory) runs as for any error; a library
+    that turns that exit into its own error (DuckDB's "Query interrupted") still exits 143. Ctrl-C and
     exits pass through unchanged.
     """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        terminated: list[int] = []
+
+        def on_sigterm(signum, frame):
+            terminated.append(signum)
+            raise SystemExit(128 + signum)
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
         try:
             return command(*args, **kwargs)
         except InputError as err:
@@ -61,6 +64,8 @@ def reports_bad_input(command):
         except (typer.Exit, typer.Abort, click.ClickException):  # a command's own exit status or usage error
             raise
         except Exception as err:
+            if terminated:
+                raise SystemExit(128 + terminated[0]) from None
             if os.environ.get(DEBUG) == "1":
                 raise
             typer.echo(f"error: {_one_line(err)} (set {DEBUG}=1 for the traceback)", err=True)

@@ -265,7 +265,7 @@ STUCK_PREPARE = (
 
 def stuck_prepare(root: Path):
     """A prepare subprocess, once it has made its `.out.tmp-*` and `.prepare-scratch-*` folders and sleeps in the
-    stubbed preparation (a signal that lands in a DuckDB query instead ends as DuckDB's "Query interrupted")."""
+    stubbed preparation (so the signal lands in Python, not in a DuckDB query)."""
     import subprocess
     import sys
     import time

@@ -190,6 +190,26 @@ def test_ctrl_c_and_exits_pass_through(raised):
         reports_bad_input(command)()
 
 
+def test_sigterm_exits_143_even_where_a_library_turns_it_into_its_own_error():
+    """DuckDB answers the SystemExit our SIGTERM handler raises inside a query with "Query interrupted"."""
+    import os
+    import signal
+    import time
+
+    def command():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except SystemExit:
+            raise RuntimeError("Query interrupted") from None
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        reports_bad_input(command)()
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
 def test_a_diverging_run_stops_and_a_failed_rerun_keeps_the_previous_model(project, monkeypatch):
     """A NaN loss stops training with one line; neither it nor a refused param touches the model already there
     (the stage replaces its folder whole, on success only), and each run's checkpoint is its own."""
